@@ -1,0 +1,134 @@
+//! Why a token was cancelled, recorded once, before the token is cancelled.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Why a scope's token was cancelled, or why a call could not enter its scope.
+///
+/// The first cause recorded for a token wins and is never overwritten, so every
+/// reader of one token sees the same cause.
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Cause {
+    /// Someone asked: [`Scope::cancel`](crate::Scope::cancel),
+    /// [`Registry::cancel`](crate::Registry::cancel) or [`Token::cancel`](crate::Token::cancel).
+    Requested,
+    /// The scope's deadline passed.
+    Deadline,
+    /// An ancestor, or the foreign token this one was adopted from, was cancelled.
+    Parent,
+    /// The scope ended normally (its guard was dropped).
+    ScopeExited,
+    /// The scope's guard was dropped while its thread was panicking.
+    Panicked,
+    /// [`Registry::cancel_all`](crate::Registry::cancel_all) or
+    /// [`Registry::shutdown`](crate::Registry::shutdown).
+    Shutdown,
+    /// Refusal: the key already had a live scope, so the call never entered one.
+    KeyOccupied,
+    /// Refusal: the registry is shutting down, so the call never entered a scope.
+    ShuttingDown,
+}
+
+impl Cause {
+    const ALL: [Cause; 8] = [
+        Cause::Requested,
+        Cause::Deadline,
+        Cause::Parent,
+        Cause::ScopeExited,
+        Cause::Panicked,
+        Cause::Shutdown,
+        Cause::KeyOccupied,
+        Cause::ShuttingDown,
+    ];
+
+    fn code(&self) -> u8 {
+        // Codes start at 1: 0 means "no cause yet" in a `CauseCell`.
+        Cause::ALL.iter().position(|c| c == self).map_or(0, |i| i as u8 + 1)
+    }
+
+    fn from_code(code: u8) -> Option<Cause> {
+        Cause::ALL.get(usize::from(code).checked_sub(1)?).cloned()
+    }
+
+    /// `true` for the two refusals, which no live token ever reports.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Cause::KeyOccupied | Cause::ShuttingDown)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cause::Requested => "cancellation was requested",
+            Cause::Deadline => "the deadline passed",
+            Cause::Parent => "a parent token was cancelled",
+            Cause::ScopeExited => "the scope exited",
+            Cause::Panicked => "the scope exited by panicking",
+            Cause::Shutdown => "the registry was shut down",
+            Cause::KeyOccupied => "the key already had a live scope",
+            Cause::ShuttingDown => "the registry is shutting down",
+        })
+    }
+}
+
+/// The error a cancelled (or refused) call returns.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Cancelled {
+    cause: Cause,
+}
+
+impl Cancelled {
+    /// A `Cancelled` carrying `cause`.
+    pub fn new(cause: Cause) -> Self {
+        Cancelled { cause }
+    }
+
+    /// Why the call was cancelled or refused.
+    pub fn cause(&self) -> Cause {
+        self.cause.clone()
+    }
+}
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cancelled: {}", self.cause)
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// One token's cause, written at most once.
+#[derive(Debug, Default)]
+pub(crate) struct CauseCell(AtomicU8);
+
+impl CauseCell {
+    /// Records `cause` unless one is already recorded; `true` if this call won.
+    pub(crate) fn record(&self, cause: Cause) -> bool {
+        self.0
+            .compare_exchange(0, cause.code(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    pub(crate) fn get(&self) -> Option<Cause> {
+        Cause::from_code(self.0.load(Ordering::Acquire))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_first_cause_wins() {
+        for c in Cause::ALL {
+            assert_eq!(Cause::from_code(c.code()), Some(c.clone()));
+        }
+        assert_eq!(Cause::from_code(0), None);
+        assert_eq!(Cause::from_code(200), None);
+        let cell = CauseCell::default();
+        assert!(cell.record(Cause::Deadline));
+        assert!(!cell.record(Cause::Requested));
+        assert_eq!(cell.get(), Some(Cause::Deadline));
+    }
+}

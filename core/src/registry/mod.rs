@@ -1,0 +1,256 @@
+//! `Registry<K>`: live scopes indexed by key.
+
+mod entry;
+mod error;
+pub(crate) mod link;
+mod report;
+mod shutdown;
+mod storage;
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Arc, OnceLock};
+
+use hashbrown::hash_table::Entry;
+use tokio_util::sync::CancellationToken;
+
+pub use entry::RegistryEntry;
+pub use error::EnterError;
+pub use report::{ScopeInfo, ShutdownReport};
+
+use crate::cause::Cause;
+use crate::scope::Scope;
+use crate::site::Origin;
+use crate::storable::Storable;
+use crate::token::Node;
+use link::Link;
+use storage::{Slot, Storage};
+
+/// What a registry key must be.
+///
+/// `Debug` is required so that every leak report and every [`EnterError`]
+/// can name the key it is about.
+pub trait Key: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static {}
+
+impl<K: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static> Key for K {}
+
+/// Live scopes indexed by key: cancel by key, list, and shut down.
+///
+/// Entries are added by [`enter`](Registry::enter) (a new scope) and
+/// [`insert`](Registry::insert) (an existing scoped token under another key),
+/// and removed only when their guard drops. A key has at most one live entry.
+///
+/// ```
+/// use scoped_cancel::{Cause, Registry};
+///
+/// static JOBS: Registry<u64> = Registry::new();
+///
+/// let scope = JOBS.enter(7).unwrap();
+/// let token = scope.token();
+/// assert!(JOBS.contains_key(&7));
+/// assert!(JOBS.enter(7).is_err());          // one live scope per key
+///
+/// assert!(JOBS.cancel(&7));
+/// assert_eq!(token.cause(), Some(Cause::Requested));
+/// assert!(JOBS.contains_key(&7));            // the guard still holds the key
+///
+/// drop(scope);
+/// assert!(JOBS.is_empty());
+/// ```
+pub struct Registry<K> {
+    storage: OnceLock<Arc<Storage<K>>>,
+}
+
+impl<K> Registry<K> {
+    /// An empty registry; `const`, so a plain `static` works. Storage is
+    /// allocated on first use.
+    pub const fn new() -> Self {
+        Registry {
+            storage: OnceLock::new(),
+        }
+    }
+}
+
+impl<K> Default for Registry<K> {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl<K: Key> Registry<K> {
+    pub(crate) fn storage(&self) -> &Arc<Storage<K>> {
+        self.storage.get_or_init(|| Arc::new(Storage::new()))
+    }
+
+    /// Enters a new scope under `key`.
+    ///
+    /// Fails with [`EnterError::Occupied`] if `key` has a live scope (which
+    /// is left untouched), or [`EnterError::ShuttingDown`] after
+    /// [`shutdown`](Registry::shutdown) until [`reopen`](Registry::reopen).
+    /// `let _ = JOBS.enter(k)?` ends the scope at once: bind it.
+    #[track_caller]
+    pub fn enter(&self, key: K) -> Result<Scope, EnterError<K>> {
+        self.enter_at(key, Origin::caller("Registry::enter"), None)
+    }
+
+    /// [`Registry::enter`] with a name for leak reports.
+    #[track_caller]
+    pub fn enter_named(&self, key: K, name: &'static str) -> Result<Scope, EnterError<K>> {
+        self.enter_at(key, Origin::caller(name), None)
+    }
+
+    /// [`Registry::enter`] with a scope whose token is a child of `parent`.
+    #[track_caller]
+    pub fn enter_child(&self, key: K, parent: &crate::Token) -> Result<Scope, EnterError<K>> {
+        self.enter_at(key, Origin::caller("Registry::enter_child"), Some(&parent.node.ct))
+    }
+
+    pub(crate) fn enter_at(
+        &self,
+        key: K,
+        origin: Origin,
+        parent: Option<&CancellationToken>,
+    ) -> Result<Scope, EnterError<K>> {
+        // Built before locking: allocation and the parent's lock stay outside
+        // the shard lock. A refused node is dropped un-cancelled, unseen.
+        let ct = parent.map_or_else(CancellationToken::new, CancellationToken::child_token);
+        let node = Node::new(ct, origin);
+        // Only while a leak checker is installed: one relaxed load otherwise.
+        let key_text = crate::tracking::is_active().then(|| format!("{key:?}"));
+        let link = self.add(key, &node)?;
+        Ok(Scope::new(node, Some(link), key_text))
+    }
+
+    /// Indexes an existing scoped token under another `key`; the entry is
+    /// removed when the returned guard drops (the token's own scope still
+    /// decides when it is cancelled).
+    ///
+    /// Only [`Storable`] values are accepted: a `Token<Scoped>`. An
+    /// un-scoped token or a raw `CancellationToken` is a compile error.
+    pub fn insert<T: Storable>(&self, key: K, token: T) -> Result<RegistryEntry, EnterError<K>> {
+        let node = token.into_token().node;
+        let link = self.add(key, &node)?;
+        Ok(RegistryEntry::new(link, node))
+    }
+
+    fn add(&self, key: K, node: &Arc<Node>) -> Result<Link, EnterError<K>> {
+        let storage = self.storage();
+        let hash = storage.hash(&key);
+        let shard = storage.shard(hash);
+        let mut table = shard.lock();
+        // Invariant 4: checked under the shard lock.
+        if storage.common.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+            drop(table);
+            return Err(EnterError::ShuttingDown(key));
+        }
+        match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
+            Entry::Occupied(_) => {
+                drop(table);
+                Err(EnterError::Occupied(key))
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert(Slot {
+                    hash,
+                    key,
+                    node: node.clone(),
+                });
+                drop(table);
+                Ok(Link::new(shard.clone(), hash))
+            }
+        }
+    }
+
+    fn find<Q>(&self, key: &Q) -> Option<Arc<Node>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let storage = self.storage.get()?;
+        let hash = storage.hash(key);
+        let table = storage.shard(hash).lock();
+        let slot = table.find(hash, |slot| slot.key.borrow() == key)?;
+        Some(slot.node.clone())
+    }
+
+    /// `true` if `key` has a live entry (cancelled or not: only the guard
+    /// removes it).
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(key).is_some()
+    }
+
+    /// Cancels the scope under `key` with [`Cause::Requested`]. `true` if
+    /// there was a live, not yet cancelled scope and this call cancelled it.
+    ///
+    /// The entry stays until the scope's guard drops. Racing the scope's own
+    /// exit is safe: this call acts on the token it found, never on a newer
+    /// scope that re-entered the key.
+    pub fn cancel<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        // Cancelled after the shard lock is released: wakers run user code.
+        self.find(key).is_some_and(|node| node.cancel_with(Cause::Requested))
+    }
+
+    /// Cancels every live scope with [`Cause::Shutdown`]; returns how many
+    /// this call cancelled. New scopes may still enter: see
+    /// [`shutdown`](Registry::shutdown) to refuse them.
+    pub fn cancel_all(&self) -> usize {
+        self.cancel_all_with(Cause::Shutdown)
+    }
+
+    pub(crate) fn cancel_all_with(&self, cause: Cause) -> usize {
+        let Some(storage) = self.storage.get() else {
+            return 0;
+        };
+        let nodes = storage.nodes();
+        nodes
+            .iter()
+            .filter(|node| node.cancel_with(cause.clone()))
+            .count()
+    }
+
+    /// The number of live entries.
+    pub fn len(&self) -> usize {
+        self.storage.get().map_or(0, |s| s.len())
+    }
+
+    /// `true` if there are no live entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Accepts new scopes again after [`shutdown`](Registry::shutdown).
+    pub fn reopen(&self) {
+        if let Some(storage) = self.storage.get() {
+            storage
+                .common
+                .refusing
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// `true` from the moment `shutdown` is called until `reopen`.
+    pub fn is_shutting_down(&self) -> bool {
+        self.storage.get().is_some_and(|s| {
+            s.common
+                .refusing
+                .load(std::sync::atomic::Ordering::SeqCst)
+        })
+    }
+}
+
+impl<K: Key> fmt::Debug for Registry<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("len", &self.len())
+            .field("shutting_down", &self.is_shutting_down())
+            .finish()
+    }
+}

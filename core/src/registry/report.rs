@@ -1,0 +1,169 @@
+//! What registries report: live scopes and shutdown stragglers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::storage::Storage;
+use super::{Key, Registry};
+use crate::cause::Cause;
+use crate::token::Node;
+
+/// One live scope (or indexed token), as [`Registry::report`] and
+/// [`ShutdownReport::stragglers`] list it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScopeInfo<K> {
+    key: K,
+    name: &'static str,
+    file: &'static str,
+    line: u32,
+    age: Duration,
+    cause: Option<Cause>,
+}
+
+impl<K> ScopeInfo<K> {
+    pub(crate) fn new(key: K, node: &Node) -> Self {
+        ScopeInfo {
+            key,
+            name: node.origin.name(),
+            file: node.origin.file(),
+            line: node.origin.line(),
+            age: node.born.age(),
+            cause: node.cause(),
+        }
+    }
+
+    /// The scope's key.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+    /// The scope's name: the annotated fn's path, or the name given at entry.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+    /// The file where the scope was created.
+    pub fn file(&self) -> &str {
+        self.file
+    }
+    /// The line where the scope was created.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+    /// How long the scope had lived when the report was taken (coarse: a few ms).
+    pub fn age(&self) -> Duration {
+        self.age
+    }
+    /// `true` if its token was cancelled (the guard still holds the key).
+    pub fn is_cancelled(&self) -> bool {
+        self.cause.is_some()
+    }
+    /// Why its token was cancelled, if it was.
+    pub fn cause(&self) -> Option<Cause> {
+        self.cause.clone()
+    }
+}
+
+impl<K: fmt::Debug> fmt::Debug for ScopeInfo<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeInfo")
+            .field("key", &self.key)
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .field("age", &self.age)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+/// `name (key 7) at src/jobs.rs:42, age 1.2s, live` — one line per scope.
+impl<K: fmt::Debug> fmt::Display for ScopeInfo<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (key {:?}) at {}:{}, age {:.1?}, ",
+            self.name, self.key, self.file, self.line, self.age
+        )?;
+        match &self.cause {
+            None => f.write_str("live"),
+            Some(cause) => write!(f, "cancelled ({cause}) but not ended"),
+        }
+    }
+}
+
+impl<K: Key> Registry<K> {
+    /// Every live entry: key, name, file, line, age and state.
+    ///
+    /// Keys are cloned under the shard's lock; the rest is read after it.
+    pub fn report(&self) -> Vec<ScopeInfo<K>> {
+        self.storage.get().map_or_else(Vec::new, |s| report(s))
+    }
+}
+
+pub(crate) fn report<K: Key>(storage: &Storage<K>) -> Vec<ScopeInfo<K>> {
+    {
+        let mut live: Vec<(K, Arc<Node>)> = Vec::new();
+        for shard in storage.shards() {
+            live.extend(
+                shard
+                    .lock()
+                    .iter()
+                    .map(|slot| (slot.key.clone(), slot.node.clone())),
+            );
+        }
+        let mut infos: Vec<ScopeInfo<K>> = live
+            .into_iter()
+            .map(|(key, node)| ScopeInfo::new(key, &node))
+            .collect();
+        // Oldest first: the likeliest leaks lead the list.
+        infos.sort_by(|a, b| b.age.cmp(&a.age));
+        infos
+    }
+}
+
+/// What [`Registry::shutdown`] left behind at its deadline.
+#[derive(Clone, Debug)]
+pub struct ShutdownReport<K> {
+    pub(crate) stragglers: Vec<ScopeInfo<K>>,
+    pub(crate) tasks: usize,
+    pub(crate) elapsed: Duration,
+}
+
+impl<K> ShutdownReport<K> {
+    /// The scopes still alive at the deadline, oldest first.
+    pub fn stragglers(&self) -> &[ScopeInfo<K>] {
+        &self.stragglers
+    }
+    /// Tasks spawned with [`Scope::spawn`](crate::Scope::spawn) from this
+    /// registry's scopes and still running at the deadline.
+    pub fn tasks(&self) -> usize {
+        self.tasks
+    }
+    /// How long the shutdown waited.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+    /// `true` if every scope and task ended before the deadline.
+    pub fn is_clean(&self) -> bool {
+        self.stragglers.is_empty() && self.tasks == 0
+    }
+}
+
+impl<K: fmt::Debug> fmt::Display for ShutdownReport<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_clean() {
+            return write!(f, "shutdown clean after {:.1?}", self.elapsed);
+        }
+        write!(
+            f,
+            "shutdown left {} scope(s) and {} task(s) after {:.1?}:",
+            self.stragglers.len(),
+            self.tasks,
+            self.elapsed
+        )?;
+        for info in &self.stragglers {
+            write!(f, "\n  - {info}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! `Registry::shutdown`: refuse, cancel, wait, report.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::report::{report, ShutdownReport};
+use super::{Key, Registry};
+use crate::cause::Cause;
+
+impl<K: Key> Registry<K> {
+    /// Shuts the registry down within `grace`.
+    ///
+    /// When *called* (not when first polled) it makes every later
+    /// [`enter`](Registry::enter) fail with
+    /// [`EnterError::ShuttingDown`](crate::EnterError::ShuttingDown) and
+    /// cancels every live scope with [`Cause::Shutdown`]. The returned future
+    /// waits until every scope has ended and every task spawned from one
+    /// ([`Scope::spawn`](crate::Scope::spawn)) has finished, or until `grace`
+    /// has passed, and reports exactly the stragglers still alive then.
+    /// Call [`reopen`](Registry::reopen) to accept scopes again.
+    ///
+    /// The future needs a tokio runtime with time enabled.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use scoped_cancel::Registry;
+    ///
+    /// static JOBS: Registry<u64> = Registry::new();
+    /// let worker = tokio::spawn(JOBS.enter(1).unwrap().run(std::future::pending::<()>()));
+    ///
+    /// let report = JOBS.shutdown(Duration::from_secs(1)).await;
+    /// assert!(report.is_clean(), "{report}");
+    /// assert!(JOBS.enter(2).is_err());       // refused until reopen()
+    /// assert!(worker.await.unwrap().is_err());
+    /// # }
+    /// ```
+    pub fn shutdown(&self, grace: Duration) -> impl Future<Output = ShutdownReport<K>> + Send + 'static {
+        let started = Instant::now();
+        let storage = self.storage().clone();
+        // Invariant 4: the flag is set before cancel_all takes any shard lock.
+        storage.common.refusing.store(true, Ordering::SeqCst);
+        self.cancel_all_with(Cause::Shutdown);
+        async move {
+            let common = storage.common.clone();
+            let mut deadline = pin!(tokio::time::sleep_until(started + grace));
+            loop {
+                let mut ended = pin!(common.ended.notified());
+                // Registered before checking, so an end between the check and
+                // the wait still wakes us.
+                ended.as_mut().enable();
+                if storage.len() == 0 && common.tasks.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                let timed_out = std::future::poll_fn(|cx| {
+                    if ended.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(false);
+                    }
+                    deadline.as_mut().poll(cx).map(|()| true)
+                })
+                .await;
+                if timed_out {
+                    break;
+                }
+            }
+            ShutdownReport {
+                stragglers: report(&storage),
+                tasks: common.tasks.load(Ordering::SeqCst),
+                elapsed: started.elapsed(),
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The registry's storage: sharded hash tables of live entries.
+//!
+//! # Structure
+//!
+//! `Storage<K>` is created lazily behind an `Arc` (so `Registry::new` stays
+//! `const`). It holds a power-of-two number of shards, each its own `Arc` with
+//! a `Mutex<HashTable<Slot<K>>>`. A key's hash is computed once, at entry,
+//! with a per-process seeded fast hasher (foldhash: the keys may come from
+//! users, and foldhash is only minimally DoS-resistant; it is private and can
+//! change). The hash picks the shard and is stored in the slot, so removal
+//! never hashes the key again and never runs `K: Eq`.
+//!
+//! Measured choice: a `Mutex<HashMap>` per shard beat one global map and
+//! DashMap on the paths that matter here (one insert + one remove per scope),
+//! and `HashTable` lets removal find the slot by hash + token identity.
+//!
+//! # Invariants
+//!
+//! 1. A key has at most one slot in its shard. Only `enter`/`insert` add slots,
+//!    and only after seeing no slot with an equal key under the shard's lock.
+//! 2. A slot is removed only by its own guard (`Scope`, `RegistryEntry`), found
+//!    by `(hash, Arc::ptr_eq(node))`. A stale guard whose key was re-entered
+//!    finds no slot with its node and removes nothing (no ABA).
+//! 3. The guard cancels its token *before* removing the slot, so a key that is
+//!    absent implies the previous holder's token is cancelled.
+//! 4. `refusing` is read under the shard lock by every insert and written
+//!    before `cancel_all` takes the shard locks, so an insert racing
+//!    `shutdown` is either refused or seen (and cancelled) by it.
+//!
+//! # Deadlock and user-code safety
+//!
+//! Only one shard lock is held at a time, and no other lock is taken under it
+//! except tokio-util's node lock on `is_cancelled` in reports. No waker, no
+//! `cancel()` and no `K::drop` runs under a shard lock: removed slots and
+//! snapshots are dropped or acted on after unlocking. The user code that does
+//! run under a lock is `K: Eq` (lookups) and `K: Clone` (reports); a panic there poisons the mutex, and every lock
+//! site ignores poisoning, since no invariant spans a panic point.
+
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use hashbrown::HashTable;
+use tokio::sync::Notify;
+
+use super::link::Shard;
+use super::Key;
+use crate::token::Node;
+
+pub(crate) struct Slot<K> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) node: Arc<Node>,
+}
+
+/// State every shard shares.
+pub(crate) struct Common {
+    /// Set by `shutdown`; makes new inserts fail (invariant 4).
+    pub(crate) refusing: AtomicBool,
+    /// Tasks spawned from this registry's scopes and still running.
+    pub(crate) tasks: AtomicUsize,
+    /// Woken when a slot is removed or a task ends while `refusing` is set.
+    pub(crate) ended: Notify,
+}
+
+impl Common {
+    fn something_ended(&self) {
+        if self.refusing.load(Ordering::SeqCst) {
+            self.ended.notify_waiters();
+        }
+    }
+}
+
+pub(crate) struct ShardImpl<K> {
+    table: Mutex<HashTable<Slot<K>>>,
+    pub(crate) common: Arc<Common>,
+}
+
+impl<K> ShardImpl<K> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashTable<Slot<K>>> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<K: Key> Shard for ShardImpl<K> {
+    fn unlink(&self, hash: u64, node: &Arc<Node>) {
+        let removed = {
+            let mut table = self.lock();
+            match table.find_entry(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
+                Ok(entry) => Some(entry.remove().0),
+                Err(_) => None,
+            }
+        };
+        // `K::drop` runs here, outside the lock.
+        drop(removed);
+        self.common.something_ended();
+    }
+
+    fn task_started(&self) {
+        self.common.tasks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn task_ended(&self) {
+        self.common.tasks.fetch_sub(1, Ordering::SeqCst);
+        self.common.something_ended();
+    }
+}
+
+pub(crate) struct Storage<K> {
+    hasher: foldhash::fast::RandomState,
+    shards: Box<[Arc<ShardImpl<K>>]>,
+    pub(crate) common: Arc<Common>,
+}
+
+impl<K: Key> Storage<K> {
+    pub(crate) fn new() -> Storage<K> {
+        // A few shards per core keeps two threads on different keys apart
+        // most of the time; more only costs memory per registry.
+        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let count = (cores * 4).clamp(4, 64).next_power_of_two();
+        let common = Arc::new(Common {
+            refusing: AtomicBool::new(false),
+            tasks: AtomicUsize::new(0),
+            ended: Notify::new(),
+        });
+        let shards = (0..count)
+            .map(|_| {
+                Arc::new(ShardImpl {
+                    table: Mutex::new(HashTable::new()),
+                    common: common.clone(),
+                })
+            })
+            .collect();
+        Storage {
+            hasher: foldhash::fast::RandomState::default(),
+            shards,
+            common,
+        }
+    }
+
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub(crate) fn shard(&self, hash: u64) -> &Arc<ShardImpl<K>> {
+        // hashbrown uses the low bits for buckets and the top 7 for tags;
+        // the middle bits pick the shard.
+        let index = (hash >> 32) as usize & (self.shards.len() - 1);
+        &self.shards[index]
+    }
+
+    pub(crate) fn shards(&self) -> impl Iterator<Item = &Arc<ShardImpl<K>>> {
+        self.shards.iter()
+    }
+
+    /// Clones of every live slot's node, taken shard by shard.
+    pub(crate) fn nodes(&self) -> Vec<Arc<Node>> {
+        let mut nodes = Vec::new();
+        for shard in self.shards() {
+            nodes.extend(shard.lock().iter().map(|slot| slot.node.clone()));
+        }
+        nodes
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards().map(|shard| shard.lock().len()).sum()
+    }
+}

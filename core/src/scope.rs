@@ -1,0 +1,195 @@
+//! `Scope`: the guard that owns a token and ends it on every exit path.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cause::{Cancelled, Cause};
+use crate::registry::link::{Link, TaskGuard};
+use crate::run::Run;
+use crate::site::Origin;
+use crate::token::{Node, Scoped, Token};
+use crate::tracking::Tracked;
+
+/// An RAII guard that owns one cancellation token.
+///
+/// Dropping the scope — on `return`, on `?`, on panic, or because the future
+/// holding it was dropped — records a cause ([`Cause::ScopeExited`], or
+/// [`Cause::Panicked`] while unwinding), cancels the token and its children,
+/// and then removes the scope's registry entry, if it has one. So once a
+/// registry no longer contains a key, the scope that had it is cancelled.
+///
+/// A scope lives as long as you keep it: one parked in a long-lived
+/// collection or passed to `mem::forget` keeps its token alive (leak reports
+/// show it).
+///
+/// ```
+/// use scoped_cancel::{Cause, Scope};
+///
+/// let root = Scope::root();
+/// let child = root.child();
+/// let token = child.token();
+/// drop(root);                       // cancels the whole tree below it
+/// assert!(token.is_cancelled());
+/// assert_eq!(token.cause(), Some(Cause::Parent));
+/// drop(child);                      // the child's guard still ends cleanly
+/// ```
+#[must_use = "a Scope cancels its token when dropped: `let _ = ...` ends it at once"]
+pub struct Scope {
+    token: Token<Scoped>,
+    link: Option<Link>,
+    _tracked: Option<Tracked>,
+}
+
+impl Scope {
+    pub(crate) fn new(node: Arc<Node>, link: Option<Link>, key: Option<String>) -> Scope {
+        let tracked = crate::tracking::attach(&node, key);
+        Scope {
+            token: Token::from_node(node),
+            link,
+            _tracked: tracked,
+        }
+    }
+
+    pub(crate) fn from_node(node: Arc<Node>) -> Scope {
+        Scope::new(node, None, None)
+    }
+
+    pub(crate) fn with_origin(ct: CancellationToken, origin: Origin) -> Scope {
+        Scope::from_node(Node::new(ct, origin))
+    }
+
+    /// A new anonymous scope with a fresh root token.
+    #[track_caller]
+    pub fn root() -> Scope {
+        Scope::root_named("Scope::root")
+    }
+
+    /// [`Scope::root`] with a name for leak reports.
+    #[track_caller]
+    pub fn root_named(name: &'static str) -> Scope {
+        Scope::with_origin(CancellationToken::new(), Origin::caller(name))
+    }
+
+    /// A child scope: cancelled when this one is, and cancelling only itself
+    /// (and its own children) when it ends.
+    #[track_caller]
+    pub fn child(&self) -> Scope {
+        self.child_named("Scope::child")
+    }
+
+    /// [`Scope::child`] with a name for leak reports.
+    #[track_caller]
+    pub fn child_named(&self, name: &'static str) -> Scope {
+        Scope::with_origin(self.token.node.ct.child_token(), Origin::caller(name))
+    }
+
+    /// A handle to this scope's token, cancelled no later than this scope ends.
+    pub fn token(&self) -> Token<Scoped> {
+        self.token.clone()
+    }
+
+    /// Cancels the token now, with [`Cause::Requested`]. The guard lives on:
+    /// a keyed scope keeps its key until it is dropped. `false` if the token
+    /// was already cancelled.
+    pub fn cancel(&self) -> bool {
+        self.token.node.cancel_with(Cause::Requested)
+    }
+
+    /// `true` once this scope's token is cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// The scope's name in leak reports.
+    pub fn name(&self) -> &'static str {
+        self.token.node.origin.name()
+    }
+
+    /// Runs `fut` inside this scope, raced against its cancellation, and ends
+    /// the scope when `fut` finishes or the returned future is dropped.
+    ///
+    /// `fut` is polled first on every wake-up, so work that completed is never
+    /// thrown away; if the token is cancelled first, `fut` is dropped at its
+    /// current `.await` and `Err(Cancelled)` carries the cause. Racing drops
+    /// the body mid-flight: use it for cancel-safe bodies.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use scoped_cancel::{Cause, Scope};
+    ///
+    /// let scope = Scope::root();
+    /// scope.cancel();
+    /// let out = scope.run(std::future::pending::<()>()).await;
+    /// assert_eq!(out.unwrap_err().cause(), Cause::Requested);
+    /// # }
+    /// ```
+    pub fn run<F: Future>(self, fut: F) -> Run<F> {
+        Run::new(self, fut, None, false)
+    }
+
+    /// [`Scope::run`] with a deadline: when `timeout` passes (measured from
+    /// the first poll), the token is cancelled with [`Cause::Deadline`] and
+    /// the call returns `Err`. Needs a tokio runtime with time enabled.
+    pub fn run_timeout<F: Future>(self, timeout: Duration, fut: F) -> Run<F> {
+        Run::new(self, fut, Some(timeout), false)
+    }
+
+    /// Spawns `fut` as a task that owns a child of this scope and is raced
+    /// against it, so cancelling this scope stops the task.
+    ///
+    /// A task spawned from a registry's scope is counted by that registry:
+    /// [`Registry::shutdown`](crate::Registry::shutdown) waits for it.
+    /// Needs a tokio runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<Result<F::Output, Cancelled>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let child = self.child_named("Scope::spawn");
+        let task = self.link.as_ref().map(TaskGuard::new);
+        tokio::spawn(async move {
+            let out = child.run(fut).await;
+            drop(task);
+            out
+        })
+    }
+
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.token.node
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        // Order matters: cancel first, then unlink, so that a registry that no
+        // longer holds the key implies the scope's token is cancelled.
+        let cause = if std::thread::panicking() {
+            Cause::Panicked
+        } else {
+            Cause::ScopeExited
+        };
+        self.token.node.cancel_with(cause);
+        if let Some(link) = self.link.take() {
+            link.unlink(&self.token.node);
+        }
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origin = &self.token.node.origin;
+        f.debug_struct("Scope")
+            .field("name", &origin.name())
+            .field("file", &origin.file())
+            .field("line", &origin.line())
+            .field("keyed", &self.link.is_some())
+            .field("cause", &self.token.cause())
+            .finish()
+    }
+}

@@ -1,0 +1,231 @@
+//! `Token<S>`: a cancellation token whose type says whether a scope owns it.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned};
+
+use crate::cause::{Cause, CauseCell};
+use crate::scope::Scope;
+use crate::site::{Origin, Stamp};
+
+/// The state of a token that a live [`Scope`] will cancel no later than its end.
+///
+/// Only a scope hands these out, so a `Token<Scoped>` may go anywhere: into a
+/// registry, a spawned task, a `static` collection.
+#[derive(Debug, Clone, Copy)]
+pub struct Scoped {
+    _private: (),
+}
+
+/// The state of a token that nobody has promised to cancel.
+///
+/// It is `!Send` and `!Sync`, so it cannot be moved into a task, held across an
+/// `.await` in a `Send` future, or stored anywhere shared between threads. Call
+/// [`Token::into_scope`] to give it an owner.
+#[derive(Debug, Clone, Copy)]
+pub struct Unscoped {
+    // The trait object's name is what rustc prints when this token is sent
+    // across threads, so it is written to be read in that error.
+    _not_send: PhantomData<*const dyn UnscopedTokenCannotCrossThreads_CallIntoScopeFirst>,
+}
+
+/// Never implemented: its name explains `Token<Unscoped>`'s missing `Send`.
+///
+/// Fix: `token.into_scope()`, `scope.child()`, or `parent.child().into_scope()`.
+#[allow(non_camel_case_types)]
+pub trait UnscopedTokenCannotCrossThreads_CallIntoScopeFirst {}
+
+/// The shared part of one token: tokio-util's node plus our cause and origin.
+pub(crate) struct Node {
+    pub(crate) ct: CancellationToken,
+    cause: CauseCell,
+    pub(crate) origin: Origin,
+    pub(crate) born: Stamp,
+}
+
+impl Node {
+    pub(crate) fn new(ct: CancellationToken, origin: Origin) -> Arc<Node> {
+        Arc::new(Node {
+            ct,
+            cause: CauseCell::default(),
+            origin,
+            born: Stamp::now(),
+        })
+    }
+
+    /// The recorded cause; a token cancelled from outside (ancestor or adopted
+    /// source) has none recorded yet, and `Parent` is recorded on first look so
+    /// that later causes cannot overwrite what a reader already saw.
+    pub(crate) fn cause(&self) -> Option<Cause> {
+        if let Some(cause) = self.cause.get() {
+            return Some(cause);
+        }
+        if !self.ct.is_cancelled() {
+            return None;
+        }
+        self.cause.record(Cause::Parent);
+        self.cause.get()
+    }
+
+    /// Records `cause` (unless one is recorded, or an ancestor already
+    /// cancelled this token) and then cancels. Always leaves the token
+    /// cancelled on return. `true` if this call is the one that cancelled it.
+    pub(crate) fn cancel_with(&self, cause: Cause) -> bool {
+        let cause = if self.ct.is_cancelled() {
+            Cause::Parent
+        } else {
+            cause
+        };
+        let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
+        self.ct.cancel();
+        won
+    }
+}
+
+/// A cancellation token whose type says whether some scope will cancel it.
+///
+/// `Token` alone means `Token<Scoped>`: obtained from a live [`Scope`],
+/// cancelled no later than the end of that scope, and free to go anywhere.
+/// `Token<Unscoped>` ([`Token::new`], [`Token::adopt`], [`Token::child`]) has
+/// no owner yet; turn it into a scope with [`Token::into_scope`].
+///
+/// ```
+/// use scoped_cancel::{Scope, Token};
+///
+/// let scope: Scope = Token::new().into_scope();
+/// let token: Token = scope.token();
+/// assert!(!token.is_cancelled());
+/// drop(scope);
+/// assert!(token.is_cancelled());
+/// assert_eq!(token.cause(), Some(scoped_cancel::Cause::ScopeExited));
+/// ```
+pub struct Token<S = Scoped> {
+    pub(crate) node: Arc<Node>,
+    _state: PhantomData<S>,
+}
+
+impl<S> Token<S> {
+    pub(crate) fn from_node(node: Arc<Node>) -> Self {
+        Token {
+            node,
+            _state: PhantomData,
+        }
+    }
+
+    /// `true` once the token is cancelled, for whatever cause.
+    pub fn is_cancelled(&self) -> bool {
+        self.node.ct.is_cancelled()
+    }
+
+    /// Waits until the token is cancelled.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.node.ct.cancelled()
+    }
+
+    /// Why the token was cancelled; `None` while it is live.
+    ///
+    /// Never one of the refusals ([`Cause::KeyOccupied`], [`Cause::ShuttingDown`]):
+    /// those belong to calls that never got a token.
+    pub fn cause(&self) -> Option<Cause> {
+        self.node.cause()
+    }
+
+    /// Cancels the token now with [`Cause::Requested`]; `false` if it was
+    /// already cancelled.
+    pub fn cancel(&self) -> bool {
+        self.node.cancel_with(Cause::Requested)
+    }
+
+    /// A new child token, cancelled with this one (its cause then reads
+    /// [`Cause::Parent`]). It is un-scoped: give it an owner with
+    /// [`into_scope`](Token::into_scope), or use [`Scope::child`] directly.
+    #[track_caller]
+    pub fn child(&self) -> Token<Unscoped> {
+        Token::from_node(Node::new(
+            self.node.ct.child_token(),
+            Origin::caller("Token::child"),
+        ))
+    }
+}
+
+impl Token<Scoped> {
+    /// A `'static` future that completes when the token is cancelled, for
+    /// APIs such as a server's graceful-shutdown hook.
+    pub fn cancelled_owned(self) -> WaitForCancellationFutureOwned {
+        self.node.ct.clone().cancelled_owned()
+    }
+
+    /// A tokio-util `CancellationToken` for APIs that take one.
+    ///
+    /// It is a *child* of this token: it is cancelled with this scope, and
+    /// code you hand it to can observe but not cancel the scope itself.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.node.ct.child_token()
+    }
+}
+
+impl Token<Unscoped> {
+    /// A new root token. Un-scoped: call [`into_scope`](Token::into_scope).
+    #[track_caller]
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> Token<Unscoped> {
+        Token::from_node(Node::new(CancellationToken::new(), Origin::caller("Token::new")))
+    }
+
+    /// Adopts a foreign tokio-util token by making a child of it.
+    ///
+    /// The scope it becomes cancels only that child, never `source`: adopting
+    /// a server's shutdown token into a request must not shut the server down.
+    /// When `source` is cancelled, this token's cause reads [`Cause::Parent`].
+    #[track_caller]
+    pub fn adopt(source: &CancellationToken) -> Token<Unscoped> {
+        Token::from_node(Node::new(source.child_token(), Origin::caller("Token::adopt")))
+    }
+
+    /// Gives the token an owner: a [`Scope`] that cancels it when dropped.
+    #[track_caller]
+    pub fn into_scope(self) -> Scope {
+        Scope::from_node(self.node)
+    }
+}
+
+impl Default for Token<Unscoped> {
+    #[track_caller]
+    fn default() -> Self {
+        Token::new()
+    }
+}
+
+impl<S> Clone for Token<S> {
+    fn clone(&self) -> Self {
+        Token::from_node(self.node.clone())
+    }
+}
+
+/// Identity: two tokens are equal when they are handles to the same token.
+impl<S> PartialEq for Token<S> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+}
+
+impl<S> Eq for Token<S> {}
+
+impl<S> std::hash::Hash for Token<S> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.node).hash(state)
+    }
+}
+
+impl<S> fmt::Debug for Token<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = std::any::type_name::<S>().rsplit("::").next().unwrap_or("?");
+        f.debug_struct("Token")
+            .field("state", &state)
+            .field("name", &self.node.origin.name())
+            .field("cause", &self.cause())
+            .finish()
+    }
+}
