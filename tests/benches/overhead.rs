@@ -1,0 +1,133 @@
+//! Per-call overhead: ours vs the hand-written tokio-util pattern, one
+//! current-thread runtime, sequential calls whose body is immediately ready.
+//!
+//! `cargo bench -p scoped-cancel-tests --bench overhead [-- FILTER...]`
+
+mod common;
+
+use std::hint::black_box;
+
+use common::calls::{self, Hand, REG};
+use common::{ns_per, paired, print_table, Options, Row};
+use scoped_cancel::testing::Collector;
+use scoped_cancel::Scope;
+
+/// Times `n` sequential awaited calls inside one `block_on`: ns per call.
+macro_rules! timed {
+    ($rt:expr, $n:expr, |$i:ident| $call:expr) => {{
+        let n = $n;
+        ns_per(n, || {
+            $rt.block_on(async {
+                for $i in 0..n as u64 {
+                    let _ = black_box($call);
+                }
+            })
+        })
+    }};
+}
+
+fn main() {
+    let opts = Options::from_env();
+    let rt = common::current_thread();
+    let n = opts.scaled(20_000);
+    let rounds = opts.rounds(41);
+    let warmup = 3;
+    let hand = Hand::new();
+    let mut rows: Vec<Row> = Vec::new();
+
+    let mut case = |name: &str,
+                    target: f64,
+                    ours: &mut dyn FnMut() -> f64,
+                    theirs: &mut dyn FnMut() -> f64| {
+        if opts.wants(name) {
+            rows.push(paired(
+                name,
+                "ns",
+                Some(target),
+                warmup,
+                rounds,
+                ours,
+                theirs,
+            ));
+        }
+    };
+
+    case(
+        "keyed: __private expansion vs DashMap+child_token+guard+select",
+        1.00,
+        &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
+        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i).await),
+    );
+    case(
+        "anonymous: __private expansion vs child_token+guard+select",
+        1.05,
+        &mut || timed!(rt, n, |i| calls::ours_anonymous_expanded(i, None).await),
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+    );
+    let root = Scope::root();
+    let root_token = root.token();
+    let root_ct = scoped_cancel::__private::parent(&root_token);
+    case(
+        "anonymous, parent = ..: __private expansion vs child_token+guard+select",
+        1.05,
+        &mut || {
+            timed!(rt, n, |i| calls::ours_anonymous_expanded(i, Some(root_ct))
+                .await)
+        },
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+    );
+    case(
+        "Registry::enter + drop vs child_token+DashMap insert/remove+guard",
+        1.00,
+        &mut || {
+            let n = n;
+            ns_per(n, || (0..n as u64).for_each(calls::ours_enter_drop))
+        },
+        &mut || {
+            let n = n;
+            ns_per(n, || {
+                (0..n as u64).for_each(|i| calls::hand_enter_drop(&hand, i))
+            })
+        },
+    );
+    case(
+        "Registry::enter(k)?.run(fut) vs DashMap+child_token+guard+select",
+        1.00,
+        &mut || timed!(rt, n, |i| calls::ours_registry_run(i).await),
+        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i).await),
+    );
+    case(
+        "Scope::root().run(fut) vs child_token+guard+select",
+        1.05,
+        &mut || {
+            timed!(rt, n, |i| Scope::root()
+                .run(async move { black_box(i) })
+                .await)
+        },
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+    );
+    case(
+        "tracking: keyed, a Collector attached to this thread vs none",
+        1.05,
+        &mut || {
+            let collector = Collector::new();
+            let attached = collector.attach_current_thread();
+            let ns = timed!(rt, n, |i| calls::ours_keyed_expanded(i).await);
+            drop(attached);
+            ns
+        },
+        &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
+    );
+    case(
+        "tracking: keyed, a Collector alive on no thread of ours vs none",
+        1.05,
+        &mut || {
+            let _collector = Collector::new();
+            timed!(rt, n, |i| calls::ours_keyed_expanded(i).await)
+        },
+        &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
+    );
+    drop(root);
+    assert!(REG.is_empty());
+    print_table("Per-call overhead (current-thread runtime)", &rows);
+}
