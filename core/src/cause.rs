@@ -1,7 +1,9 @@
 //! Why a token was cancelled, recorded once, before the token is cancelled.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
+
+use crate::sync::AtomicU8;
 
 /// Why a scope's token was cancelled, or why a call could not enter its scope.
 ///

@@ -37,14 +37,15 @@
 //! site ignores poisoning, since no invariant spans a panic point.
 
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 use hashbrown::HashTable;
 use tokio::sync::Notify;
 
 use super::link::Shard;
 use super::Key;
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
 use crate::token::Node;
 
 pub(crate) struct Slot<K> {

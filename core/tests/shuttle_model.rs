@@ -1,0 +1,119 @@
+//! Shuttle models of the registry's synchronisation: the real registry code,
+//! with its mutexes and atomics swapped for shuttle's, explored over many
+//! random schedules. Run with
+//! `RUSTFLAGS="--cfg shuttle" cargo test -p scoped-cancel --test shuttle_model`.
+#![cfg(shuttle)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scoped_cancel::{Cause, EnterError, Registry};
+use shuttle::thread;
+
+const SCHEDULES: usize = 2_000;
+
+/// A scope exits and its key is re-entered while another thread cancels the
+/// key: `cancel` returns `true` exactly when one of the two scopes ends with
+/// `Requested`, and never for both.
+#[test]
+fn cancel_racing_exit_and_reentry() {
+    shuttle::check_random(
+        || {
+            let reg = Arc::new(Registry::<u64>::new());
+            let first = reg.enter(1).expect("free");
+            let first_token = first.token();
+            let canceller = {
+                let reg = reg.clone();
+                thread::spawn(move || reg.cancel(&1))
+            };
+            drop(first);
+            let second = reg.enter(1).expect("the old guard released the key");
+            let second_token = second.token();
+            let cancelled = canceller.join().unwrap();
+            drop(second);
+            let requested = [&first_token, &second_token]
+                .iter()
+                .filter(|t| t.cause() == Some(Cause::Requested))
+                .count();
+            assert_eq!(requested, usize::from(cancelled));
+            assert!(reg.is_empty());
+        },
+        SCHEDULES,
+    );
+}
+
+/// While a guard drops, a reader that finds the key absent finds the token
+/// cancelled (the guard cancels before it unlinks).
+#[test]
+fn absent_key_implies_cancelled_token() {
+    shuttle::check_random(
+        || {
+            let reg = Arc::new(Registry::<u64>::new());
+            let scope = reg.enter(1).expect("free");
+            let token = scope.token();
+            let reader = {
+                let reg = reg.clone();
+                thread::spawn(move || {
+                    if !reg.contains_key(&1) {
+                        assert!(token.is_cancelled());
+                    }
+                })
+            };
+            drop(scope);
+            reader.join().unwrap();
+        },
+        SCHEDULES,
+    );
+}
+
+/// An enter racing shutdown is refused, or entered and cancelled by it.
+#[test]
+fn enter_racing_shutdown() {
+    shuttle::check_random(
+        || {
+            let reg = Arc::new(Registry::<u64>::new());
+            let _warm = reg.len();
+            let enterer = {
+                let reg = reg.clone();
+                thread::spawn(move || reg.enter(1))
+            };
+            drop(reg.shutdown(Duration::ZERO));
+            match enterer.join().unwrap() {
+                Ok(scope) => assert_eq!(scope.token().cause(), Some(Cause::Shutdown)),
+                Err(err) => assert!(matches!(err, EnterError::ShuttingDown(1))),
+            }
+        },
+        SCHEDULES,
+    );
+}
+
+/// Two threads enter the same key: at most one scope is live at a time, and
+/// a refused enter leaves the live scope untouched.
+#[test]
+fn one_live_scope_per_key() {
+    shuttle::check_random(
+        || {
+            let reg = Arc::new(Registry::<u64>::new());
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let reg = reg.clone();
+                    thread::spawn(move || match reg.enter(7) {
+                        Ok(scope) => {
+                            let token = scope.token();
+                            thread::yield_now();
+                            assert!(!token.is_cancelled(), "a refused enter touched the live scope");
+                            Some(token)
+                        }
+                        Err(_) => None,
+                    })
+                })
+                .collect();
+            let winners: Vec<_> = threads.into_iter().filter_map(|t| t.join().unwrap()).collect();
+            // A winner may have exited before the other tried: then both win in turn.
+            assert!(!winners.is_empty());
+            assert!(winners.iter().all(|t| t.cause() == Some(Cause::ScopeExited)));
+            assert!(reg.is_empty());
+        },
+        SCHEDULES,
+    );
+}
