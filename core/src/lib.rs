@@ -47,6 +47,7 @@ mod run;
 mod scope;
 mod site;
 mod storable;
+mod sync;
 mod token;
 mod tracking;
 
