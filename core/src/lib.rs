@@ -66,10 +66,7 @@ pub use token::{Scoped, Token, UnscopedTokenCannotCrossThreads_CallIntoScopeFirs
 /// The tokio-util crate this one builds on (a public dependency).
 pub use tokio_util;
 
-/// Live-scope tracking for leak checks.
-pub mod testing {
-    pub use crate::tracking::{AttachGuard, Collector};
-}
+pub mod testing;
 
 pub use scoped_cancel_macros::scoped_cancel;
 pub use scoped_cancel_macros::test;

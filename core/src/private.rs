@@ -83,3 +83,6 @@ impl<T: AsParent + ?Sized> AsParent for &T {
 pub fn parent<P: AsParent + ?Sized>(parent: &P) -> &CancellationToken {
     parent.cancellation()
 }
+
+/// What `#[scoped_cancel::test]` expands to call.
+pub use crate::testing::private as testing;

@@ -1,0 +1,83 @@
+//! The attribute's arguments as written: `name = <expr>` pairs, each name
+//! known and given at most once. What the values mean is `valid`'s job.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, Token};
+
+use super::combine;
+
+/// The names this attribute accepts, in the order error messages list them.
+const NAMES: &str = "`flavor`, `worker_threads`, `grace`";
+
+#[derive(Default)]
+pub(crate) struct Args {
+    /// `flavor = "current_thread" | "multi_thread"`
+    pub(crate) flavor: Option<Expr>,
+    /// `worker_threads = N`
+    pub(crate) worker_threads: Option<Expr>,
+    /// `grace = "500ms"`
+    pub(crate) grace: Option<Expr>,
+}
+
+impl Args {
+    /// Parses `name = value, ...`, reporting every unknown, repeated or
+    /// value-less argument at once.
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
+        let mut args = Args::default();
+        let mut errors = None;
+        syn::meta::parser(|meta| {
+            if let Err(error) = args.one(&meta) {
+                combine(&mut errors, error);
+            }
+            Ok(())
+        })
+        .parse2(tokens)?;
+        match errors {
+            Some(errors) => Err(errors),
+            None => Ok(args),
+        }
+    }
+
+    fn one(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        let name = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        // Consume `= <expr>` whatever the name, so that one bad argument
+        // does not hide the ones after it.
+        let value: Option<Expr> = if meta.input.peek(Token![=]) {
+            Some(meta.value()?.parse()?)
+        } else {
+            None
+        };
+        let slot = match name.as_str() {
+            "flavor" => &mut self.flavor,
+            "worker_threads" => &mut self.worker_threads,
+            "grace" => &mut self.grace,
+            "start_paused" => {
+                return Err(meta.error(
+                    "`start_paused` is not supported here: call `tokio::time::pause()` as the \
+                     test's first statement (needs tokio's `test-util` feature)",
+                ))
+            }
+            _ => {
+                let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                return Err(meta.error(format_args!(
+                    "unknown argument `{}`: expected one of {NAMES}",
+                    shown.replace(' ', "")
+                )));
+            }
+        };
+        let Some(value) = value else {
+            return Err(meta.error(format_args!("`{name}` takes a value: `{name} = ...`")));
+        };
+        if slot.is_some() {
+            return Err(meta.error(format_args!("`{name}` is given more than once")));
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+}

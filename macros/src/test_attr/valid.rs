@@ -1,0 +1,159 @@
+//! Checks that turn the arguments into a runtime configuration and reject
+//! fns that cannot be tests, each error spanned at the user's own tokens.
+
+use std::time::Duration;
+
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit};
+
+use super::args::Args;
+use super::item::TestFn;
+use super::{combine, duration};
+
+/// The validated configuration of the test's runtime.
+pub(crate) struct Config {
+    pub(crate) multi_thread: bool,
+    pub(crate) worker_threads: Option<usize>,
+    /// Nanoseconds; `None` keeps the runtime's default.
+    pub(crate) grace_nanos: Option<u64>,
+}
+
+pub(crate) fn config(args: &Args) -> syn::Result<Config> {
+    let mut errors = None;
+    let mut multi_thread = false;
+    if let Some(flavor) = &args.flavor {
+        match string(flavor).as_deref() {
+            Some("current_thread") => {}
+            Some("multi_thread") => multi_thread = true,
+            _ => combine(
+                &mut errors,
+                syn::Error::new_spanned(
+                    flavor,
+                    "expected `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
+                ),
+            ),
+        }
+    }
+    let mut worker_threads = None;
+    if let Some(expr) = &args.worker_threads {
+        match int(expr) {
+            Some(n) if n > 0 => worker_threads = Some(n),
+            _ => combine(
+                &mut errors,
+                syn::Error::new_spanned(expr, "expected a number of threads above 0, such as `2`"),
+            ),
+        }
+        let flavor_error = args.flavor.is_some() || errors.is_none();
+        if !multi_thread && flavor_error {
+            combine(
+                &mut errors,
+                syn::Error::new_spanned(
+                    expr,
+                    "`worker_threads` needs the multi-thread runtime: add `flavor = \"multi_thread\"`",
+                ),
+            );
+        }
+    }
+    let mut grace_nanos = None;
+    if let Some(expr) = &args.grace {
+        match string(expr).map(|text| duration::parse(&text)) {
+            Some(Ok(grace)) => match nanos(grace) {
+                Some(n) => grace_nanos = Some(n),
+                None => combine(
+                    &mut errors,
+                    syn::Error::new_spanned(expr, "the grace period is too long"),
+                ),
+            },
+            Some(Err(message)) => combine(&mut errors, syn::Error::new_spanned(expr, message)),
+            None => combine(
+                &mut errors,
+                syn::Error::new_spanned(
+                    expr,
+                    "expected a duration literal such as `grace = \"250ms\"` or `grace = \"2s\"`",
+                ),
+            ),
+        }
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None => Ok(Config {
+            multi_thread,
+            worker_threads,
+            grace_nanos,
+        }),
+    }
+}
+
+pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
+    let mut errors = None;
+    let sig = &test_fn.sig;
+    if sig.asyncness.is_none() {
+        combine(
+            &mut errors,
+            syn::Error::new_spanned(
+                sig.fn_token,
+                "the `async` keyword is missing from the function declaration",
+            ),
+        );
+    }
+    if let Some(constness) = &sig.constness {
+        combine(
+            &mut errors,
+            syn::Error::new_spanned(constness, "a test fn cannot be `const`"),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        combine(
+            &mut errors,
+            syn::Error::new(sig.generics.span(), "a test fn cannot be generic"),
+        );
+    }
+    if !sig.inputs.is_empty() || sig.variadic.is_some() {
+        combine(
+            &mut errors,
+            syn::Error::new(sig.inputs.span(), "a test fn takes no arguments"),
+        );
+    }
+    for attr in &test_fn.attrs {
+        let is_test = attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "test");
+        if is_test {
+            combine(
+                &mut errors,
+                syn::Error::new_spanned(
+                    attr,
+                    "a second test attribute: `#[scoped_cancel::test]` already makes this a test",
+                ),
+            );
+        }
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None => Ok(()),
+    }
+}
+
+fn string(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Some(lit.value()),
+        _ => None,
+    }
+}
+
+fn int(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => lit.base10_parse().ok(),
+        _ => None,
+    }
+}
+
+fn nanos(duration: Duration) -> Option<u64> {
+    u64::try_from(duration.as_nanos()).ok()
+}
