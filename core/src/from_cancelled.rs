@@ -20,16 +20,23 @@ pub trait FromCancelled {
     fn from_cancelled(cancelled: Cancelled) -> Self;
 }
 
+// Each impl is `do_not_recommend`: for `Result<T, String>` rustc then says
+// that the return type cannot express cancellation (the message above, whose
+// notes name all three impls), not `String: From<Cancelled>` followed by a
+// list of `String`'s `From` impls.
+#[diagnostic::do_not_recommend]
 impl FromCancelled for () {
     fn from_cancelled(_: Cancelled) -> Self {}
 }
 
+#[diagnostic::do_not_recommend]
 impl<T> FromCancelled for Option<T> {
     fn from_cancelled(_: Cancelled) -> Self {
         None
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T, E: From<Cancelled>> FromCancelled for Result<T, E> {
     fn from_cancelled(cancelled: Cancelled) -> Self {
         Err(E::from(cancelled))
