@@ -1,0 +1,228 @@
+//! `#[scoped_cancel::test]`: leaky tests fail with a report naming the
+//! leaked scope's file and line, clean tests pass, the grace period lets a
+//! late scope end, and panics, `#[should_panic]`, `#[ignore]` and `Result`
+//! tests behave as under `#[tokio::test]`.
+//!
+//! The `expected` strings name lines of this file: keep them in step when
+//! editing above them.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use scoped_cancel::{Registry, Scope};
+
+static PARKED: Mutex<Vec<Scope>> = Mutex::new(Vec::new());
+
+fn park(scope: Scope) {
+    PARKED.lock().unwrap().push(scope);
+}
+
+#[scoped_cancel::test(grace = "50ms")]
+#[should_panic(expected = "parked-by-macro-test at tests/tests/leak_macro.rs:23, age")]
+async fn a_parked_scope_fails_the_test_naming_its_file_and_line() {
+    let scope = Scope::root_named("parked-by-macro-test");
+    park(scope);
+}
+
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "50ms")]
+#[should_panic(expected = "0 scope(s) and 1 task(s) still alive")]
+async fn a_stuck_task_fails_the_test() {
+    tokio::spawn(std::future::pending::<()>());
+}
+
+static JOBS: Registry<u64> = Registry::new();
+
+#[scoped_cancel::test(flavor = "multi_thread", grace = "50ms")]
+#[should_panic(expected = "Registry::enter (key 42) at tests/tests/leak_macro.rs:38")]
+async fn a_keyed_scope_held_by_a_stuck_task_shows_its_key() {
+    let scope = JOBS.enter(42).unwrap();
+    tokio::spawn(scope.run(std::future::pending::<()>()));
+}
+
+#[scoped_cancel::test]
+async fn a_clean_current_thread_test_passes() {
+    let root = Scope::root();
+    let child = root.child();
+    let task = child.spawn(async { 2 + 2 });
+    assert_eq!(task.await.unwrap().unwrap(), 4);
+    assert!(JOBS.enter(1).unwrap().run(async {}).await.is_ok());
+}
+
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_multi_thread_test_passes() {
+    let mut set = tokio::task::JoinSet::new();
+    let root = Scope::root();
+    for i in 100..200u64 {
+        let scope = JOBS.enter(i).unwrap();
+        let child = root.child();
+        set.spawn(async move {
+            let _child = child;
+            scope.run(tokio::task::yield_now()).await
+        });
+    }
+    while let Some(out) = set.join_next().await {
+        out.unwrap().unwrap();
+    }
+}
+
+#[scoped_cancel::test(flavor = "multi_thread", grace = "5s")]
+async fn the_grace_period_lets_a_scope_end_a_little_after_the_body() {
+    let scope = Scope::root_named("ends-late");
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(scope);
+    });
+}
+
+#[scoped_cancel::test(grace = "5s")]
+async fn current_thread_tasks_are_driven_during_the_grace_period() {
+    let scope = Scope::root_named("ends-late-current-thread");
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(scope);
+    });
+}
+
+#[scoped_cancel::test]
+#[should_panic(expected = "the body's own panic")]
+async fn a_panicking_body_fails_as_usual() {
+    park(Scope::root_named("parked-before-a-panic"));
+    panic!("the body's own panic");
+}
+
+/// The harness lists this as ignored; the helpers below are ignored too,
+/// and would fail the run as standalone tests if the macro dropped `#[ignore]`
+/// (unless `--include-ignored`, where they see they were not called by
+/// their wrapper and pass without leaking).
+#[scoped_cancel::test]
+#[ignore = "proves #[ignore] is kept"]
+async fn ignored_tests_stay_ignored() {}
+
+std::thread_local! {
+    /// Set while a wrapper test calls an ignored helper.
+    static WRAPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Calls a helper test fn the way its wrapper wants it called.
+fn wrapped<R>(helper: fn() -> R) -> std::thread::Result<R> {
+    WRAPPED.with(|w| w.set(true));
+    let out = std::panic::catch_unwind(helper);
+    WRAPPED.with(|w| w.set(false));
+    out
+}
+
+fn is_wrapped() -> bool {
+    WRAPPED.with(std::cell::Cell::get)
+}
+
+#[scoped_cancel::test]
+async fn result_tests_can_use_question_mark() -> Result<(), Box<dyn std::error::Error>> {
+    let n: u32 = "7".parse()?;
+    if n == 0 {
+        return Err(Box::new(std::fmt::Error));
+    }
+    let scope = JOBS.enter(u64::from(n) + 1000)?;
+    scope.run(async {}).await?;
+    Ok(())
+}
+
+mod ok_result {
+    use super::*;
+
+    #[scoped_cancel::test(grace = "50ms")]
+    #[ignore = "called by `an_ok_result_is_still_checked`"]
+    pub async fn ok_with_a_parked_scope() -> Result<(), String> {
+        if !is_wrapped() {
+            return Ok(());
+        }
+        park(Scope::root_named("parked-in-result-test"));
+        Ok(())
+    }
+}
+
+#[test]
+fn an_ok_result_is_still_checked() {
+    let payload = wrapped(ok_result::ok_with_a_parked_scope).unwrap_err();
+    let message = payload.downcast_ref::<String>().unwrap();
+    assert!(message.contains("parked-in-result-test at "), "{message}");
+}
+
+/// An `Err` fails the test on its own; the leak check is skipped so the
+/// error is what the test reports. (Called below instead of run as a test.)
+mod failing_result {
+    use super::*;
+
+    #[scoped_cancel::test(grace = "10s")]
+    #[ignore = "called by `an_err_result_skips_the_leak_check`"]
+    pub async fn err_with_a_parked_scope() -> Result<(), String> {
+        if !is_wrapped() {
+            return Ok(());
+        }
+        park(Scope::root_named("parked-before-err"));
+        Err("the body's own error".to_string())
+    }
+}
+
+#[test]
+fn an_err_result_skips_the_leak_check() {
+    let started = std::time::Instant::now();
+    assert_eq!(
+        wrapped(failing_result::err_with_a_parked_scope).unwrap(),
+        Err("the body's own error".to_string())
+    );
+    // No 10 s grace period was waited out.
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// The panic message is the report: catch it to look at all of it.
+mod reports {
+    use super::*;
+
+    #[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "50ms")]
+    #[ignore = "called by `the_panic_message_is_the_full_report`"]
+    pub async fn leaks_two_scopes_and_a_task() {
+        if !is_wrapped() {
+            return;
+        }
+        let root = Scope::root_named("report-root");
+        let child = root.child_named("report-child");
+        root.cancel();
+        park(root);
+        tokio::spawn(async move {
+            let _child = child;
+            std::future::pending::<()>().await
+        });
+    }
+}
+
+#[test]
+fn the_panic_message_is_the_full_report() {
+    let payload = wrapped(reports::leaks_two_scopes_and_a_task).unwrap_err();
+    let message = payload.downcast_ref::<String>().unwrap();
+    assert!(
+        message
+            .starts_with("leak check failed: 2 scope(s) and 1 task(s) still alive after waiting"),
+        "{message}"
+    );
+    let file = file!();
+    assert!(
+        message.contains(&format!("report-root at {file}:")),
+        "{message}"
+    );
+    assert!(
+        message.contains("cancelled (cancellation was requested) but not ended"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("report-child at {file}:")),
+        "{message}"
+    );
+    assert!(
+        message.contains("cancelled (a parent token was cancelled) but not ended"),
+        "{message}"
+    );
+    assert!(
+        message.contains("1 task(s) still alive on the runtime"),
+        "{message}"
+    );
+}
