@@ -195,7 +195,7 @@ fn the_grace_period_lets_a_scope_end_a_little_after_the_body() {
             drop(scope);
         });
     });
-    let report = out.map(|()| ()).err();
+    let report = out.err();
     assert!(report.is_none(), "{}", report.unwrap());
 }
 

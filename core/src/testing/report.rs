@@ -41,7 +41,7 @@ impl LiveScope {
             .into_iter()
             .map(|(node, key)| LiveScope::new(&node, key))
             .collect();
-        scopes.sort_by(|a, b| b.age.cmp(&a.age));
+        scopes.sort_by_key(|scope| std::cmp::Reverse(scope.age));
         scopes
     }
 
