@@ -46,33 +46,33 @@ pub fn cancelled<R: FromCancelled>(cancelled: Cancelled) -> R {
     R::from_cancelled(cancelled)
 }
 
-/// Type-checks a `timeout = <expr>` argument.
-pub fn timeout(duration: Duration) -> Duration {
-    duration
-}
-
 /// What `parent = <expr>` accepts.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the parent of a scope",
     label = "expected a `Token<Scoped>`, a `&Token<Scoped>` or a `&Scope`",
-    note = "pass the parent scope's token: `parent = scope.token()` or `parent = &token`"
+    note = "pass the parent scope's token: `parent = scope.token()` or `parent = &token`",
+    note = "a tokio-util `CancellationToken` becomes a parent through a scope: \
+            `let scope = Token::adopt(&ct).into_scope();` then `parent = scope`"
 )]
 pub trait AsParent {
     fn cancellation(&self) -> &CancellationToken;
 }
 
+#[diagnostic::do_not_recommend]
 impl AsParent for Token<Scoped> {
     fn cancellation(&self) -> &CancellationToken {
         &self.node.ct
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl AsParent for Scope {
     fn cancellation(&self) -> &CancellationToken {
         &self.node().ct
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: AsParent + ?Sized> AsParent for &T {
     fn cancellation(&self) -> &CancellationToken {
         (**self).cancellation()

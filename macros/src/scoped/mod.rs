@@ -1,7 +1,20 @@
+//! `#[scoped_cancel(...)]`: parse → validate → expand, or fall back.
+
+mod args;
+mod duration;
+mod errors;
+mod expand;
+mod fallback;
+mod item;
+mod valid;
+
 use proc_macro2::TokenStream;
 
-pub(crate) fn expand(_args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut out = quote::quote! { ::core::compile_error!("not implemented yet"); };
-    out.extend(item);
-    out
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let parsed_args = syn::parse2::<args::Args>(args);
+    let parsed_item = syn::parse2::<item::Func>(item.clone());
+    match valid::check(parsed_args, parsed_item) {
+        Ok(checked) => expand::expand(checked),
+        Err(errors) => fallback::expand(errors, item),
+    }
 }

@@ -1,0 +1,299 @@
+//! The argument model of `#[scoped_cancel(...)]` and its parser.
+//!
+//! Syntax errors (a value that is not an expression) stop the parse; every
+//! other problem — unknown or repeated arguments, a value of the wrong kind,
+//! a bad duration literal — is recorded and parsing goes on, so that one
+//! compile reports all the mistakes of an attribute at once.
+
+use syn::parse::{Parse, ParseStream};
+use syn::{Expr, Ident, Lit, LitStr, Token};
+
+use super::duration::{self, Parsed};
+use super::errors::Errors;
+
+/// Every accepted argument, in the order the docs list them, with an
+/// example for error messages.
+const ACCEPTED: [(&str, &str); 8] = [
+    ("registry", "registry = JOBS"),
+    ("key", "key = id"),
+    ("parent", "parent = &token"),
+    ("timeout", "timeout = \"30s\""),
+    ("token", "token = token"),
+    ("on_cancel", "on_cancel = Err(MyError::Cancelled)"),
+    ("cooperative", "cooperative"),
+    ("name", "name = \"jobs::fetch\""),
+];
+
+/// A parsed `#[scoped_cancel(...)]` attribute.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) registry: Option<Arg<Expr>>,
+    pub(crate) key: Option<Arg<Expr>>,
+    pub(crate) parent: Option<Arg<Expr>>,
+    pub(crate) timeout: Option<Arg<Timeout>>,
+    pub(crate) token: Option<Arg<Ident>>,
+    pub(crate) on_cancel: Option<Arg<Expr>>,
+    /// A flag: only the argument's own name.
+    pub(crate) cooperative: Option<Ident>,
+    pub(crate) name: Option<Arg<LitStr>>,
+    /// What is wrong with the arguments as written: reported by `valid`
+    /// together with what it finds, so one compile shows every mistake.
+    pub(crate) errors: Errors,
+}
+
+/// One `name = value` argument; `name` is kept for error spans.
+pub(crate) struct Arg<T> {
+    pub(crate) name: Ident,
+    pub(crate) value: T,
+}
+
+/// `timeout = "..."` is checked and converted at compile time; anything else
+/// is an expression that must evaluate to a `Duration`.
+pub(crate) enum Timeout {
+    Literal(LitStr, Parsed),
+    Expr(Expr),
+}
+
+/// One argument as written, before its name is interpreted.
+struct RawArg {
+    name: Ident,
+    value: Option<Expr>,
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // `Ident::parse_any` would also accept keywords; names are plain idents.
+        let name: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("expected an argument name, one of {}", accepted_list()),
+            )
+        })?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(RawArg { name, value })
+    }
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let raw = input.parse_terminated(RawArg::parse, Token![,])?;
+        let mut args = Args::default();
+        let mut errors = Errors::default();
+        for arg in raw {
+            args.accept(arg, &mut errors);
+        }
+        args.errors = errors;
+        Ok(args)
+    }
+}
+
+impl Args {
+    /// Interprets one argument, recording what is wrong with it.
+    fn accept(&mut self, arg: RawArg, errors: &mut Errors) {
+        let RawArg { name, value } = arg;
+        let key = name.to_string();
+        match key.as_str() {
+            "registry" => place(&mut self.registry, name, expr(value), errors),
+            "key" => place(&mut self.key, name, expr(value), errors),
+            "parent" => place(&mut self.parent, name, expr(value), errors),
+            "on_cancel" => place(&mut self.on_cancel, name, expr(value), errors),
+            "timeout" => place(
+                &mut self.timeout,
+                name,
+                expr(value).and_then(timeout),
+                errors,
+            ),
+            "token" => place(
+                &mut self.token,
+                name,
+                expr(value).and_then(token_ident),
+                errors,
+            ),
+            "name" => place(
+                &mut self.name,
+                name,
+                expr(value).and_then(name_literal),
+                errors,
+            ),
+            "cooperative" => match (&self.cooperative, value) {
+                (Some(_), _) => errors.push(repeated(&name)),
+                (None, Some(value)) => errors.push(spanned(
+                    &value,
+                    "`cooperative` is a flag and takes no value",
+                    "write `cooperative` alone",
+                )),
+                (None, None) => self.cooperative = Some(name),
+            },
+            _ => errors.push(unknown(&name)),
+        }
+    }
+}
+
+/// What a value turned out to be: fine, missing, or wrong (with its error).
+enum Value<T> {
+    Ok(T),
+    Missing,
+    Wrong(syn::Error),
+}
+
+impl Value<Expr> {
+    fn and_then<U>(self, f: impl FnOnce(Expr) -> Value<U>) -> Value<U> {
+        match self {
+            Value::Ok(v) => f(v),
+            Value::Missing => Value::Missing,
+            Value::Wrong(e) => Value::Wrong(e),
+        }
+    }
+}
+
+fn expr(value: Option<Expr>) -> Value<Expr> {
+    value.map_or(Value::Missing, Value::Ok)
+}
+
+/// Stores a `name = value` argument unless it is repeated or its value is bad.
+fn place<T>(slot: &mut Option<Arg<T>>, name: Ident, value: Value<T>, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.push(repeated(&name));
+        return;
+    }
+    match value {
+        Value::Ok(value) => *slot = Some(Arg { name, value }),
+        Value::Missing => {
+            let example = ACCEPTED
+                .iter()
+                .find(|(accepted, _)| name == accepted)
+                .map_or("name = value", |(_, example)| example);
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("`{name}` needs a value\nhelp: write `{example}`"),
+            ));
+        }
+        Value::Wrong(error) => errors.push(error),
+    }
+}
+
+fn timeout(value: Expr) -> Value<Timeout> {
+    let lit = match &value {
+        Expr::Lit(lit) => &lit.lit,
+        _ => return Value::Ok(Timeout::Expr(value)),
+    };
+    match lit {
+        Lit::Str(text) => match duration::parse(&text.value()) {
+            Ok(parsed) => Value::Ok(Timeout::Literal(text.clone(), parsed)),
+            Err(problem) => Value::Wrong(syn::Error::new(
+                text.span(),
+                format!(
+                    "invalid duration {:?}: {problem}\n\
+                     help: write whole numbers with units, largest first: \
+                     \"250ms\", \"30s\", \"1m30s\", \"2h\" (units: h m s ms us ns)",
+                    text.value()
+                ),
+            )),
+        },
+        Lit::Int(int) => {
+            let n = int.base10_digits();
+            Value::Wrong(spanned(
+                int,
+                &format!("`timeout = {n}` has no unit: seconds or milliseconds?"),
+                &format!("write `timeout = \"{n}s\"` or `timeout = \"{n}ms\"`"),
+            ))
+        }
+        _ => Value::Wrong(spanned(
+            lit,
+            "expected a duration",
+            "write a literal such as `timeout = \"30s\"`, or a `Duration` expression",
+        )),
+    }
+}
+
+fn token_ident(value: Expr) -> Value<Ident> {
+    if let Expr::Path(path) = &value {
+        if path.attrs.is_empty() && path.qself.is_none() {
+            if let Some(ident) = path.path.get_ident() {
+                return Value::Ok(ident.clone());
+            }
+        }
+    }
+    Value::Wrong(spanned(
+        &value,
+        "`token` binds a name, so its value must be a plain identifier",
+        "write e.g. `token = token`, then use `token` inside the body",
+    ))
+}
+
+fn name_literal(value: Expr) -> Value<LitStr> {
+    if let Expr::Lit(syn::ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &value
+    {
+        if text.value().is_empty() {
+            return Value::Wrong(spanned(
+                text,
+                "the scope's name must not be empty",
+                "leave `name` out to use the fn's path",
+            ));
+        }
+        return Value::Ok(text.clone());
+    }
+    Value::Wrong(spanned(
+        &value,
+        "`name` must be a string literal",
+        "write e.g. `name = \"jobs::fetch\"`",
+    ))
+}
+
+fn spanned(tokens: impl quote::ToTokens, message: &str, help: &str) -> syn::Error {
+    syn::Error::new_spanned(tokens, format!("{message}\nhelp: {help}"))
+}
+
+fn repeated(name: &Ident) -> syn::Error {
+    syn::Error::new(
+        name.span(),
+        format!("`{name}` is given more than once\nhelp: each argument may appear at most once; remove this one"),
+    )
+}
+
+fn unknown(name: &Ident) -> syn::Error {
+    let text = name.to_string();
+    let hint = ACCEPTED
+        .iter()
+        .map(|(known, _)| *known)
+        .filter(|known| edit_distance(known, &text) <= 2)
+        .min_by_key(|known| edit_distance(known, &text))
+        .map(|known| format!("did you mean `{known}`? "))
+        .unwrap_or_default();
+    syn::Error::new(
+        name.span(),
+        format!(
+            "unknown argument `{text}`\nhelp: {hint}expected one of {}",
+            accepted_list()
+        ),
+    )
+}
+
+fn accepted_list() -> String {
+    let quoted: Vec<String> = ACCEPTED.iter().map(|(a, _)| format!("`{a}`")).collect();
+    quoted.join(", ")
+}
+
+/// Levenshtein distance, for "did you mean" hints on short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,8 @@
+use scoped_cancel::scoped_cancel;
+
+trait Jobs {
+    #[scoped_cancel]
+    async fn run(&self);
+}
+
+fn main() {}
