@@ -21,17 +21,21 @@ pub(crate) struct Config {
 pub(crate) fn config(args: &Args) -> syn::Result<Config> {
     let mut errors = None;
     let mut multi_thread = false;
+    let mut flavor_known = true;
     if let Some(flavor) = &args.flavor {
         match string(flavor).as_deref() {
             Some("current_thread") => {}
             Some("multi_thread") => multi_thread = true,
-            _ => combine(
+            _ => flavor_known = false,
+        }
+        if !flavor_known {
+            combine(
                 &mut errors,
                 syn::Error::new_spanned(
                     flavor,
                     "expected `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
                 ),
-            ),
+            );
         }
     }
     let mut worker_threads = None;
@@ -43,8 +47,8 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
                 syn::Error::new_spanned(expr, "expected a number of threads above 0, such as `2`"),
             ),
         }
-        let flavor_error = args.flavor.is_some() || errors.is_none();
-        if !multi_thread && flavor_error {
+        // A misspelt flavor is reported once, above, not again here.
+        if !multi_thread && flavor_known {
             combine(
                 &mut errors,
                 syn::Error::new_spanned(
