@@ -279,3 +279,23 @@ fn a_panicking_body_unwinds_out_of_run() {
         Some(&"the body's own panic")
     );
 }
+
+#[test]
+fn scopes_created_by_tasks_while_the_check_waits_are_attributed() {
+    // On a current-thread runtime, tasks run on the thread that waits.
+    let report = LeakCheck::new()
+        .grace(Duration::from_millis(300))
+        .run(&mut current_thread(), async {
+            tokio::spawn(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                park(Scope::root_named("parked-during-the-wait"));
+            });
+        })
+        .unwrap_err();
+    assert_eq!(
+        report.scopes()[0].name(),
+        "parked-during-the-wait",
+        "{report}"
+    );
+    assert_eq!(report.tasks(), 0, "{report}");
+}

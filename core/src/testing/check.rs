@@ -112,6 +112,9 @@ impl LeakCheck {
     /// multi-thread runtime, so one look is never enough. Call it from
     /// outside the runtime; inside, use [`wait_async`](LeakCheck::wait_async).
     pub fn wait(&self, rt: &Runtime) -> Result<(), LeakReport> {
+        // Attached while waiting too: a current-thread runtime runs its
+        // tasks here, and what they create now belongs to the check.
+        let _attached = self.collector.attach_current_thread();
         let report = rt.block_on(settle(&self.collector, rt.handle(), self.grace, 0));
         if report.is_clean() {
             Ok(())
