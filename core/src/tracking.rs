@@ -378,3 +378,65 @@ impl Drop for Tracked {
         drop(record);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scope;
+
+    #[test]
+    fn slab_reuses_freed_slots() {
+        let mut slab = Slab::default();
+        let node = || Record {
+            node: Node::new(
+                tokio_util::sync::CancellationToken::new(),
+                crate::site::Origin::caller("t"),
+            ),
+            key: None,
+        };
+        let a = slab.insert(node());
+        let b = slab.insert(node());
+        assert_eq!((a, b, slab.len), (0, 1, 2));
+        assert!(slab.remove(a).is_some());
+        assert!(slab.remove(a).is_none());
+        assert_eq!(slab.insert(node()), a);
+        assert_eq!(slab.len, 2);
+    }
+
+    #[test]
+    fn attach_records_only_while_attached_and_restores_the_previous() {
+        let outer = Collector::new();
+        let inner = Collector::new();
+        assert!(!would_record() || is_tracking_process());
+        let outer_guard = outer.attach_current_thread();
+        assert!(is_active());
+        let a = Scope::root();
+        {
+            let _inner_guard = inner.attach_current_thread();
+            let b = Scope::root();
+            assert_eq!((outer.len(), inner.len()), (1, 1));
+            drop(b);
+            assert!(inner.is_empty());
+        }
+        let c = Scope::root();
+        assert_eq!(outer.len(), 2);
+        drop(outer_guard);
+        let d = Scope::root();
+        assert_eq!(outer.len(), 2);
+        // Records leave when their scopes drop, attached or not.
+        drop((a, c, d));
+        assert!(outer.is_empty());
+    }
+
+    #[test]
+    fn a_scope_dropped_on_another_thread_leaves_its_collector() {
+        let collector = Collector::new();
+        let scope = {
+            let _attached = collector.attach_current_thread();
+            Scope::root()
+        };
+        assert_eq!(collector.len(), 1);
+        std::thread::spawn(move || drop(scope)).join().unwrap();
+        assert!(collector.is_empty());
+    }
+}
