@@ -226,3 +226,28 @@ fn the_panic_message_is_the_full_report() {
         "{message}"
     );
 }
+
+/// With the clock paused, the grace period is measured on the paused clock,
+/// which advances through it: a scope that ends 10 virtual seconds after the
+/// body passes a 20 s grace period in a moment of wall time.
+mod paused {
+    use super::*;
+
+    #[scoped_cancel::test(grace = "20s")]
+    #[ignore = "called by `a_paused_clock_advances_through_the_grace_period`"]
+    pub async fn ends_ten_virtual_seconds_later() {
+        tokio::time::pause();
+        let scope = Scope::root_named("ends-in-virtual-time");
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            drop(scope);
+        });
+    }
+}
+
+#[test]
+fn a_paused_clock_advances_through_the_grace_period() {
+    let started = std::time::Instant::now();
+    wrapped(paused::ends_ten_virtual_seconds_later).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
