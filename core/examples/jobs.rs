@@ -235,10 +235,12 @@ mod hand_written {
         let out = tokio::select! {
             // The cancel endpoint removed the entry already.
             () = token.cancelled() => return Err(JobError::Cancelled),
-            out = work(job) => out?,            // `?` skips the cleanup below
+            out = work(job) => out?,
         };
-        JOBS.lock().unwrap().remove(&job.id); // skipped by `?`, panics,
-        token.cancel(); //                       and a dropped future
+        // The cleanup: skipped by the `?` above, by a panic in `work`, and
+        // when the caller drops this future (timeout, client gone).
+        JOBS.lock().unwrap().remove(&job.id);
+        token.cancel();
         Ok(out)
     }
 
