@@ -68,6 +68,296 @@ pub use tokio_util;
 
 pub mod testing;
 
+/// Runs each call of an `async fn` inside its own [`Scope`]: registered
+/// under a key, raced against cancellation and an optional deadline, and
+/// cleaned up on every exit.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry};
+///
+/// static JOBS: Registry<u64> = Registry::new();
+///
+/// #[scoped_cancel(registry = JOBS, key = id, timeout = "30s")]
+/// async fn export(id: u64) -> Result<usize, Cancelled> {
+///     std::future::pending::<()>().await; // stands for slow work
+///     Ok(0)
+/// }
+///
+/// let call = tokio::spawn(export(7));
+/// while !JOBS.contains_key(&7) {
+///     tokio::task::yield_now().await;
+/// }
+/// JOBS.cancel(&7);                                   // from anywhere
+/// let out = call.await.unwrap();
+/// assert_eq!(out.unwrap_err().cause(), Cause::Requested);
+/// assert!(JOBS.is_empty());                          // always cleaned up
+/// # }
+/// ```
+///
+/// # What it expands to
+///
+/// The fn keeps its signature, visibility, attributes, doc comments and
+/// generics: callers cannot tell it was annotated. Only its body changes.
+/// When the call's future is first polled, the new body enters a scope —
+/// under `key` in `registry`, or an anonymous one — whose name, file and
+/// line come from one `static` record per fn. If the key already has a
+/// live scope, or the registry is shutting down, the call returns at once
+/// and the original body never runs. Otherwise the original body (emitted
+/// once, unchanged) runs as a future that races the scope's token and the
+/// deadline; the body is polled first on every wake-up, so work that has
+/// finished is never thrown away. When the token wins, the body is dropped
+/// at its current `.await` and the call returns a "cancelled" value. Either
+/// way the scope is dropped last, which cancels its token and removes its
+/// entry: on return, `?`, panic, and when the caller drops the future.
+/// Generated code refers only to `::scoped_cancel::__private`; its locals
+/// are hygienic, so they can neither see nor shadow the body's names.
+///
+/// # Arguments
+///
+/// All optional, in any order, each at most once. With none,
+/// `#[scoped_cancel]` gives every call an anonymous scope (no registry).
+///
+/// | argument | meaning |
+/// | --- | --- |
+/// | `registry = EXPR` | a place that derefs to a [`Registry<K>`](Registry): `JOBS`, `self.jobs`, an `Arc<Registry<K>>` field |
+/// | `key = EXPR` | the key; required with `registry`, rejected without it |
+/// | `parent = EXPR` | a `Token`, `&Token` or `&Scope`: this call's token is a child of it |
+/// | `timeout = ..` | a literal such as `"250ms"`, `"30s"`, `"1m30s"`, or a `Duration` expression |
+/// | `token = IDENT` | binds the scope's [`Token`] under that name inside the body |
+/// | `on_cancel = EXPR` | the value returned when cancelled or refused (instead of [`FromCancelled`]) |
+/// | `cooperative` | do not race the body: it watches `token` itself |
+/// | `name = "..."` | the scope's name in reports (default: the fn's path) |
+///
+/// ## `registry` and `key`
+///
+/// The key expression is evaluated by reference and cloned, when the call
+/// starts: `key = name` does not move the parameter `name`, and any
+/// expression of the registry's key type works. `registry` is taken by
+/// reference too, so `self.jobs` works with `&self`, `&mut self`, `self`
+/// and `self: Arc<Self>` receivers.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::sync::Arc;
+/// use scoped_cancel::{scoped_cancel, Cancelled, Registry};
+///
+/// struct Sessions {
+///     live: Arc<Registry<String>>,
+/// }
+///
+/// impl Sessions {
+///     #[scoped_cancel(registry = self.live, key = user)]
+///     async fn open(&self, user: String) -> Result<String, Cancelled> {
+///         assert!(self.live.contains_key(&user));
+///         Ok(user) // `user` was only borrowed by `key = user`
+///     }
+/// }
+///
+/// let sessions = Sessions { live: Arc::new(Registry::new()) };
+/// assert_eq!(sessions.open("ada".into()).await.unwrap(), "ada");
+/// assert!(sessions.live.is_empty());
+/// # }
+/// ```
+///
+/// ## `parent`
+///
+/// Cancelling the parent (or ending its scope) ends the call with
+/// [`Cause::Parent`]. A tokio-util `CancellationToken` becomes a parent
+/// through a scope: `Token::adopt(&ct).into_scope()`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{scoped_cancel, Cancelled, Cause, Scope, Token};
+///
+/// #[scoped_cancel(parent = request)]
+/// async fn lookup(request: &Token) -> Result<u32, Cancelled> {
+///     std::future::pending::<()>().await;
+///     Ok(1)
+/// }
+///
+/// let request = Scope::root();
+/// request.cancel();
+/// let out = lookup(&request.token()).await;
+/// assert_eq!(out.unwrap_err().cause(), Cause::Parent);
+/// # }
+/// ```
+///
+/// ## `timeout`
+///
+/// A string literal is parsed at compile time: whole numbers with units
+/// `h`, `m`, `s`, `ms`, `us` and `ns`, largest first (`"1h30m"`,
+/// `"1s500ms"`). Anything else must be an expression of type
+/// [`Duration`](std::time::Duration), evaluated when the call starts
+/// (`timeout = self.limit`, `timeout = Duration::from_millis(ms)`). The
+/// deadline counts from the first poll, needs a tokio runtime with time
+/// enabled, and ends the call with [`Cause::Deadline`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use std::time::Duration;
+/// use scoped_cancel::{scoped_cancel, Cancelled, Cause};
+///
+/// #[scoped_cancel(timeout = "250ms")]
+/// async fn slow() -> Result<(), Cancelled> {
+///     tokio::time::sleep(Duration::from_secs(10)).await;
+///     Ok(())
+/// }
+///
+/// assert_eq!(slow().await.unwrap_err().cause(), Cause::Deadline);
+/// # }
+/// ```
+///
+/// ## `token`
+///
+/// Binds the scope's `Token` (a [`Token<Scoped>`](Scoped)): `Send`,
+/// `'static`, cancelled no later than the call ends. Hand it to work the
+/// body starts, or watch it. The name must not be one of the fn's
+/// parameters.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{scoped_cancel, Cause, Token};
+///
+/// #[scoped_cancel(token = token)]
+/// async fn start() -> Option<Token> {
+///     let watcher = token.clone();
+///     tokio::spawn(async move { watcher.cancelled().await });
+///     Some(token)
+/// }
+///
+/// let token = start().await.unwrap();
+/// assert_eq!(token.cause(), Some(Cause::ScopeExited)); // the watcher is released
+/// # }
+/// ```
+///
+/// ## `on_cancel`, and what a cancelled call returns
+///
+/// By default a cancelled or refused call returns
+/// [`FromCancelled::from_cancelled`]: `()` for `()`, `None` for
+/// `Option<T>`, and `Err(e)` with `e` converted from [`Cancelled`] for
+/// `Result<T, E>` where `E: From<Cancelled>` (implement `From<Cancelled>`
+/// for your error type). Any other return type needs `on_cancel`, or a
+/// `FromCancelled` impl of its own; without either, the compiler points at
+/// the return type. `on_cancel` may also override a type that has one. The
+/// expression is evaluated only when needed; it should not use parameters
+/// that the body consumes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{scoped_cancel, Registry};
+///
+/// static JOBS: Registry<u8> = Registry::new();
+///
+/// #[scoped_cancel(registry = JOBS, key = 1, on_cancel = -1)]
+/// async fn count() -> i64 {
+///     41 + 1
+/// }
+///
+/// assert_eq!(count().await, 42);
+/// let _held = JOBS.enter(1).unwrap();
+/// assert_eq!(count().await, -1); // refused: the key is live
+/// # }
+/// ```
+///
+/// ## `cooperative`: racing and cancel safety
+///
+/// By default the body is *raced*: when the token is cancelled or the
+/// deadline passes, the body's future is dropped wherever it is waiting.
+/// That is right for cancel-safe bodies (reads, requests, waits) and wrong
+/// for bodies that must not stop half-way: a multi-step write, a
+/// transaction, a buffer that must be flushed. Mark those `cooperative`:
+/// the body is never dropped early; on cancellation (or at the deadline,
+/// with [`Cause::Deadline`]) only its token is cancelled, and the body
+/// decides when to stop and what to return. `cooperative` requires
+/// `token = ..`, since otherwise the body could never notice; a body that
+/// deliberately ignores cancellation binds `token = _token`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use std::time::Duration;
+/// use scoped_cancel::{scoped_cancel, Cancelled, Cause};
+///
+/// #[scoped_cancel(timeout = "1s", cooperative, token = token)]
+/// async fn copy_rows() -> Result<(u32, Option<Cause>), Cancelled> {
+///     let mut copied = 0;
+///     while !token.is_cancelled() {
+///         tokio::time::sleep(Duration::from_millis(300)).await; // one whole row
+///         copied += 1;
+///     }
+///     Ok((copied, token.cause())) // stopped between rows, never inside one
+/// }
+///
+/// assert_eq!(copy_rows().await, Ok((4, Some(Cause::Deadline))));
+/// # }
+/// ```
+///
+/// ## `name`
+///
+/// The scope's name in [`Registry::report`], shutdown reports and leak
+/// checks. The default is the fn's path, `module_path!()` + `::` + its name,
+/// and reports always give the file and the line of the fn's name.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{scoped_cancel, Registry};
+///
+/// static JOBS: Registry<u8> = Registry::new();
+///
+/// #[scoped_cancel(registry = JOBS, key = 1, name = "billing: charge")]
+/// async fn charge() -> Option<String> {
+///     let info = &JOBS.report()[0];
+///     Some(format!("{} at {}:{}", info.name(), info.file(), info.line()))
+/// }
+///
+/// let where_ = charge().await.unwrap();
+/// assert!(where_.starts_with("billing: charge at "), "{where_}");
+/// # }
+/// ```
+///
+/// # The scope is entered at the first poll
+///
+/// An `async fn` runs nothing until its future is polled, and neither does
+/// this attribute: after `tokio::spawn(job(7))`, `JOBS.cancel(&7)` may run
+/// before the task does and find nothing to cancel, and `JOBS.contains_key`
+/// may say `false`. When the scope must exist before the work is handed
+/// off, enter it eagerly and move it along: [`Registry::enter`] returns the
+/// [`Scope`] at once, [`Scope::run`] races a future inside it, and
+/// [`Scope::spawn`] spawns a task that owns a child of it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{Cause, Registry};
+///
+/// static JOBS: Registry<u64> = Registry::new();
+///
+/// let scope = JOBS.enter(7).unwrap();          // live now
+/// let task = tokio::spawn(scope.run(std::future::pending::<()>()));
+/// assert!(JOBS.cancel(&7));                    // cannot miss it
+/// assert_eq!(task.await.unwrap().unwrap_err().cause(), Cause::Requested);
+/// # }
+/// ```
+///
+/// # Where it works
+///
+/// Free fns and methods (`&self`, `&mut self`, `self`, `self: Arc<Self>`),
+/// generic fns with bounds and `where` clauses, `impl Trait` arguments and
+/// return types, explicit lifetimes, `?` and early `return`, `async fn` in
+/// traits and their impls, and methods of `#[async_trait]` impls, where the
+/// scope is placed inside the boxed future (`Box::pin(async move { .. })`),
+/// not around the code that creates it. The call's future is `Send`
+/// whenever the body's is.
+///
+/// # Compile-time errors
+///
+/// Each points at the offending token and says what to write instead: the
+/// attribute on something other than an `async fn`; `key` without
+/// `registry` or the reverse; an unknown or repeated argument; a malformed
+/// duration; a `token` name that hides a parameter; `cooperative` without
+/// `token`; a boxed-future fn whose body is not `Box::pin(async move { .. })`;
+/// and a return type that cannot express cancellation with no `on_cancel`.
+/// The fn itself is still emitted unchanged, so the rest of the crate keeps
+/// compiling (and the IDE keeps working) while the attribute is fixed.
 pub use scoped_cancel_macros::scoped_cancel;
 /// Marks an `async fn` as a test that fails when it leaves a scope or a
 /// task behind: `#[tokio::test]` plus a leak check.

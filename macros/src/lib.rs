@@ -9,7 +9,7 @@ mod test_attr;
 
 use proc_macro::TokenStream;
 
-/// See `scoped_cancel::scoped_cancel` for the documentation.
+/// Implemented here; documented, and used, as `scoped_cancel::scoped_cancel`.
 #[proc_macro_attribute]
 pub fn scoped_cancel(args: TokenStream, item: TokenStream) -> TokenStream {
     scoped::expand(args.into(), item.into()).into()
