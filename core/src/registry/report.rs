@@ -116,7 +116,7 @@ pub(crate) fn report<K: Key>(storage: &Storage<K>) -> Vec<ScopeInfo<K>> {
             .map(|(key, node)| ScopeInfo::new(key, &node))
             .collect();
         // Oldest first: the likeliest leaks lead the list.
-        infos.sort_by(|a, b| b.age.cmp(&a.age));
+        infos.sort_by_key(|info| std::cmp::Reverse(info.age));
         infos
     }
 }
