@@ -39,6 +39,9 @@ pub(crate) struct Args {
     /// What is wrong with the arguments as written: reported by `valid`
     /// together with what it finds, so one compile shows every mistake.
     pub(crate) errors: Errors,
+    /// Accepted names that unknown arguments probably meant: checks about
+    /// a missing argument stay quiet for these, so a typo is reported once.
+    pub(crate) misspelled: Vec<&'static str>,
 }
 
 /// One `name = value` argument; `name` is kept for error spans.
@@ -129,7 +132,11 @@ impl Args {
                 )),
                 (None, None) => self.cooperative = Some(name),
             },
-            _ => errors.push(unknown(&name)),
+            _ => {
+                let meant = meant(&key);
+                errors.push(unknown(&name, meant));
+                self.misspelled.extend(meant);
+            }
         }
     }
 }
@@ -259,19 +266,33 @@ fn repeated(name: &Ident) -> syn::Error {
     )
 }
 
-fn unknown(name: &Ident) -> syn::Error {
-    let text = name.to_string();
-    let hint = ACCEPTED
-        .iter()
-        .map(|(known, _)| *known)
-        .filter(|known| edit_distance(known, &text) <= 2)
-        .min_by_key(|known| edit_distance(known, &text))
-        .map(|known| format!("did you mean `{known}`? "))
-        .unwrap_or_default();
+/// Names users reach for that mean an accepted argument.
+const SYNONYMS: [(&str, &str); 4] = [
+    ("deadline", "timeout"),
+    ("label", "name"),
+    ("parent_token", "parent"),
+    ("cancel_token", "token"),
+];
+
+/// The accepted argument an unknown name most likely meant, if any.
+fn meant(text: &str) -> Option<&'static str> {
+    let synonym = SYNONYMS.iter().find(|(alias, _)| *alias == text);
+    synonym.map(|(_, known)| *known).or_else(|| {
+        ACCEPTED
+            .iter()
+            .map(|(known, _)| *known)
+            .filter(|known| edit_distance(known, text) <= 2)
+            .min_by_key(|known| edit_distance(known, text))
+    })
+}
+
+fn unknown(name: &Ident, meant: Option<&str>) -> syn::Error {
+    let hint = meant.map(|known| format!("did you mean `{known}`? "));
     syn::Error::new(
         name.span(),
         format!(
-            "unknown argument `{text}`\nhelp: {hint}expected one of {}",
+            "unknown argument `{name}`\nhelp: {}expected one of {}",
+            hint.unwrap_or_default(),
             accepted_list()
         ),
     )

@@ -49,7 +49,7 @@ impl Parse for Func {
         let vis: Visibility = input.parse()?;
         if !starts_fn(input) {
             return Err(input.error(
-                "`#[scoped_cancel]` goes on an `async fn`\n\
+                "`#[scoped_cancel]` needs an `async fn`\n\
                  help: to scope other code, use `Registry::enter`, `Scope::run` or `Scope::spawn`",
             ));
         }

@@ -8,6 +8,9 @@ mod fallback;
 mod item;
 mod valid;
 
+#[cfg(test)]
+mod tests;
+
 use proc_macro2::TokenStream;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -84,13 +84,14 @@ fn flavor(func: &Func) -> syn::Result<Flavor> {
             &sig.output,
             "`#[scoped_cancel]` does not recognise this `#[async_trait]` return type\n\
              note: expected `Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>`\n\
-             help: put `#[scoped_cancel]` on a plain `async fn`, or report the async-trait version",
+             help: put `#[scoped_cancel]` on a plain `async fn`; if `#[async_trait]` produced this fn, \
+             please report it as a scoped-cancel bug",
         ));
     }
     Err(syn::Error::new(
         sig.fn_token.span,
         "`#[scoped_cancel]` needs an `async fn`\n\
-         note: the scope lives as long as the call's future, so there must be one\n\
+         note: the scope lives as long as the call's future, and a plain fn has none\n\
          help: write `async fn`; to scope a future built by hand, \
          use `Registry::enter(key)?.run(future)` or `Scope::run`",
     ))
@@ -104,6 +105,9 @@ fn keyed(args: &mut Args) -> syn::Result<Option<Keyed>> {
             key: key.value,
         })),
         (None, None) => Ok(None),
+        // A misspelled partner is already reported as an unknown argument.
+        (Some(_), None) if args.misspelled.contains(&"key") => Ok(None),
+        (None, Some(_)) if args.misspelled.contains(&"registry") => Ok(None),
         (Some(Arg { name, .. }), None) => Err(syn::Error::new(
             name.span(),
             "`registry` needs a `key`: the key this call's scope is entered under\n\
@@ -145,6 +149,7 @@ fn token_is_free(args: &Args, sig: &Signature) -> syn::Result<()> {
 /// A body that is not raced must watch the token, so it needs one.
 fn cooperative_has_token(args: &Args) -> syn::Result<()> {
     match (&args.cooperative, &args.token) {
+        (Some(_), None) if args.misspelled.contains(&"token") => Ok(()),
         (Some(cooperative), None) => Err(syn::Error::new(
             cooperative.span(),
             "`cooperative` without `token`: the body could never notice cancellation\n\

@@ -14,4 +14,11 @@ fn boxed() -> Pin<Box<dyn Future<Output = Option<u32>> + Send>> {
     Box::pin(work())
 }
 
+// The `'async_trait` lifetime says `#[async_trait]` rewrote this fn, but the
+// return type is not the boxed future it produces.
+#[scoped_cancel]
+fn rewritten<'async_trait>() -> impl Future<Output = Option<u32>> + 'async_trait {
+    work()
+}
+
 fn main() {}
