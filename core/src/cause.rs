@@ -46,7 +46,10 @@ impl Cause {
 
     fn code(&self) -> u8 {
         // Codes start at 1: 0 means "no cause yet" in a `CauseCell`.
-        Cause::ALL.iter().position(|c| c == self).map_or(0, |i| i as u8 + 1)
+        Cause::ALL
+            .iter()
+            .position(|c| c == self)
+            .map_or(0, |i| i as u8 + 1)
     }
 
     fn from_code(code: u8) -> Option<Cause> {

@@ -61,7 +61,7 @@ pub use registry::{EnterError, Key, Registry, RegistryEntry, ScopeInfo, Shutdown
 pub use run::Run;
 pub use scope::Scope;
 pub use storable::Storable;
-pub use token::{Scoped, Token, UnscopedTokenCannotCrossThreads_CallIntoScopeFirst, Unscoped};
+pub use token::{Scoped, Token, Unscoped, UnscopedTokenCannotCrossThreads_CallIntoScopeFirst};
 
 /// The tokio-util crate this one builds on (a public dependency).
 pub use tokio_util;

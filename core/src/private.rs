@@ -37,7 +37,12 @@ pub fn enter_anonymous(site: &'static Site, parent: Option<&CancellationToken>) 
 }
 
 /// Races `body` against the scope (unless `cooperative`) and the timeout.
-pub fn run<F: Future>(scope: Scope, body: F, timeout: Option<Duration>, cooperative: bool) -> Run<F> {
+pub fn run<F: Future>(
+    scope: Scope,
+    body: F,
+    timeout: Option<Duration>,
+    cooperative: bool,
+) -> Run<F> {
     Run::new(scope, body, timeout, cooperative)
 }
 

@@ -101,17 +101,25 @@ fn one_live_scope_per_key() {
                         Ok(scope) => {
                             let token = scope.token();
                             thread::yield_now();
-                            assert!(!token.is_cancelled(), "a refused enter touched the live scope");
+                            assert!(
+                                !token.is_cancelled(),
+                                "a refused enter touched the live scope"
+                            );
                             Some(token)
                         }
                         Err(_) => None,
                     })
                 })
                 .collect();
-            let winners: Vec<_> = threads.into_iter().filter_map(|t| t.join().unwrap()).collect();
+            let winners: Vec<_> = threads
+                .into_iter()
+                .filter_map(|t| t.join().unwrap())
+                .collect();
             // A winner may have exited before the other tried: then both win in turn.
             assert!(!winners.is_empty());
-            assert!(winners.iter().all(|t| t.cause() == Some(Cause::ScopeExited)));
+            assert!(winners
+                .iter()
+                .all(|t| t.cause() == Some(Cause::ScopeExited)));
             assert!(reg.is_empty());
         },
         SCHEDULES,

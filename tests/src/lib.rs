@@ -36,7 +36,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
-            self.live.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            self.live
+                .fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
         ptr
     }
@@ -44,21 +45,25 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let ptr = unsafe { System.alloc_zeroed(layout) };
         if !ptr.is_null() {
-            self.live.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            self.live
+                .fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        self.live.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        self.live
+            .fetch_sub(layout.size() as isize, Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let new = unsafe { System.realloc(ptr, layout, new_size) };
         if !new.is_null() {
-            self.live
-                .fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            self.live.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
         }
         new
     }

@@ -16,7 +16,12 @@ impl From<Cancelled> for Failed {
 }
 
 /// Enters `key`, stores the token in `seen`, then finishes as `how` says.
-async fn job(reg: &Registry<u64>, key: u64, seen: &mut Option<Token>, how: &str) -> Result<u32, Failed> {
+async fn job(
+    reg: &Registry<u64>,
+    key: u64,
+    seen: &mut Option<Token>,
+    how: &str,
+) -> Result<u32, Failed> {
     let scope = reg.enter(key).expect("key is free");
     *seen = Some(scope.token());
     assert!(reg.contains_key(&key));
@@ -73,7 +78,9 @@ async fn deadline_cancels_with_cause_deadline() {
     let reg = Registry::<u64>::new();
     let scope = reg.enter(4).expect("key is free");
     let token = scope.token();
-    let out = scope.run_timeout(Duration::from_millis(50), pending::<()>()).await;
+    let out = scope
+        .run_timeout(Duration::from_millis(50), pending::<()>())
+        .await;
     assert_eq!(out.unwrap_err().cause(), Cause::Deadline);
     assert_eq!(token.cause(), Some(Cause::Deadline));
     assert!(reg.is_empty());
@@ -87,7 +94,10 @@ async fn cancel_by_key_stops_the_run_and_frees_the_key() {
     let task = tokio::spawn(scope.run(pending::<()>()));
     tokio::task::yield_now().await;
     assert!(REG.cancel(&5));
-    assert!(!REG.cancel(&5), "a second cancel finds it already cancelled");
+    assert!(
+        !REG.cancel(&5),
+        "a second cancel finds it already cancelled"
+    );
     let out = task.await.expect("no panic");
     assert_eq!(out.unwrap_err().cause(), Cause::Requested);
     assert_eq!(token.cause(), Some(Cause::Requested));
@@ -140,7 +150,9 @@ async fn outer_timeout_drops_the_future_at_its_await_point() {
         pending::<()>().await;
         drop(scope);
     };
-    assert!(tokio::time::timeout(Duration::from_millis(10), fut).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(10), fut)
+        .await
+        .is_err());
     let token = seen.expect("the future ran up to its await");
     assert!(reg.is_empty());
     assert_eq!(token.cause(), Some(Cause::ScopeExited));
@@ -191,7 +203,12 @@ async fn body_is_dropped_before_the_token_is_cancelled() {
         let _guard = guard;
         pending::<()>().await;
     });
-    assert!(tokio::time::timeout(Duration::from_millis(5), fut).await.is_err());
-    assert!(flag.load(std::sync::atomic::Ordering::SeqCst), "body dropped after cancel");
+    assert!(tokio::time::timeout(Duration::from_millis(5), fut)
+        .await
+        .is_err());
+    assert!(
+        flag.load(std::sync::atomic::Ordering::SeqCst),
+        "body dropped after cancel"
+    );
     assert!(REG.is_empty());
 }

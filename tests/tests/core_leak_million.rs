@@ -39,7 +39,9 @@ async fn call(id: u64) -> Result<u64, JobError> {
             Ok(run.await?)
         }
         // Deadline (the paused clock advances at once).
-        4 => Ok(scope.run_timeout(Duration::from_millis(5), pending::<u64>()).await?),
+        4 => Ok(scope
+            .run_timeout(Duration::from_millis(5), pending::<u64>())
+            .await?),
         // Dropped at an await point by an outer timeout.
         5 => {
             let run = scope.run(pending::<u64>());
@@ -67,10 +69,12 @@ async fn call(id: u64) -> Result<u64, JobError> {
 /// Polls `fut` once; `Some` if it finished.
 async fn futures_poll_once<F: std::future::Future + Unpin>(fut: F) -> Option<F::Output> {
     let mut fut = fut;
-    std::future::poll_fn(|cx| std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
-        std::task::Poll::Ready(v) => Some(v),
-        std::task::Poll::Pending => None,
-    }))
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
     .await
 }
 
@@ -108,13 +112,17 @@ fn a_million_mixed_exits_leave_no_entry_task_or_heap_behind() {
             // shard tables at their working size.
             batch(0..20_000).await;
             assert!(JOBS.is_empty());
-            let tasks_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+            let tasks_before = tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks();
             let heap_before = ALLOC.live_bytes();
 
             batch(20_000..20_000 + total()).await;
 
             assert!(JOBS.is_empty(), "entries left: {:?}", JOBS.report());
-            let tasks_after = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+            let tasks_after = tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks();
             assert_eq!(tasks_after, tasks_before, "tasks left behind");
             let heap_after = ALLOC.live_bytes();
             let grown = heap_after - heap_before;

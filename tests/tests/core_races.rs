@@ -88,7 +88,12 @@ fn cancel_results_match_recorded_causes_under_contention() {
     assert!(reg.is_empty());
     let tokens = tokens.lock().unwrap();
     assert!(!tokens.is_empty());
-    let count = |cause: Cause| tokens.iter().filter(|t| t.cause() == Some(cause.clone())).count();
+    let count = |cause: Cause| {
+        tokens
+            .iter()
+            .filter(|t| t.cause() == Some(cause.clone()))
+            .count()
+    };
     assert!(tokens.iter().all(Token::is_cancelled));
     assert_eq!(count(Cause::Requested), requested.load(Ordering::Relaxed));
     assert_eq!(count(Cause::Shutdown), shutdowns.load(Ordering::Relaxed));
@@ -105,7 +110,8 @@ fn cancel_results_match_recorded_causes_under_contention() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn absent_key_implies_its_last_scope_is_cancelled() {
     static REG: Registry<u64> = Registry::new();
-    let last: Arc<Vec<Mutex<Option<Token>>>> = Arc::new((0..KEYS).map(|_| Mutex::new(None)).collect());
+    let last: Arc<Vec<Mutex<Option<Token>>>> =
+        Arc::new((0..KEYS).map(|_| Mutex::new(None)).collect());
     let done = Arc::new(AtomicBool::new(false));
     let checks = Arc::new(AtomicUsize::new(0));
 
@@ -119,7 +125,10 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
                     let token = last[key as usize].lock().unwrap().clone();
                     if let Some(token) = token {
                         if !REG.contains_key(&key) {
-                            assert!(token.is_cancelled(), "key {key} absent but its scope is live");
+                            assert!(
+                                token.is_cancelled(),
+                                "key {key} absent but its scope is live"
+                            );
                             checks.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -176,9 +185,16 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
     assert!(REG.is_empty());
     assert!(REG.report().is_empty());
     for slot in last.iter() {
-        assert!(slot.lock().unwrap().as_ref().is_none_or(Token::is_cancelled));
+        assert!(slot
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_none_or(Token::is_cancelled));
     }
-    assert!(checks.load(Ordering::Relaxed) > 0, "the watcher never checked anything");
+    assert!(
+        checks.load(Ordering::Relaxed) > 0,
+        "the watcher never checked anything"
+    );
 }
 
 /// An `enter` racing `shutdown` is either refused or cancelled by it: right
@@ -223,14 +239,24 @@ fn enter_racing_shutdown_is_refused_or_cancelled() {
         called.store(true, Ordering::SeqCst);
         let live = reg.report();
         assert!(
-            live.iter().all(|info| info.cause() == Some(Cause::Shutdown)),
+            live.iter()
+                .all(|info| info.cause() == Some(Cause::Shutdown)),
             "round {round}: a live scope escaped shutdown"
         );
-        let held: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
-        assert!(held.iter().all(|s| s.token().cause() == Some(Cause::Shutdown)));
+        let held: Vec<_> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert!(held
+            .iter()
+            .all(|s| s.token().cause() == Some(Cause::Shutdown)));
         assert_eq!(held.len(), live.len());
         let report = runtime.block_on(wait);
-        assert_eq!(report.stragglers().len(), held.len(), "stragglers are exactly the held scopes");
+        assert_eq!(
+            report.stragglers().len(),
+            held.len(),
+            "stragglers are exactly the held scopes"
+        );
         drop(held);
         assert!(reg.is_empty());
     }

@@ -15,7 +15,10 @@ fn occupied_keys_are_refused_and_left_untouched() {
     assert_eq!(err.cause(), Cause::KeyOccupied);
     assert_eq!(err.to_string(), r#"key "a" already has a live scope"#);
     assert_eq!(err.key(), "a");
-    assert!(!scope.is_cancelled(), "a refused enter must not touch the live scope");
+    assert!(
+        !scope.is_cancelled(),
+        "a refused enter must not touch the live scope"
+    );
     assert_eq!(reg.len(), 1);
 }
 
@@ -54,7 +57,9 @@ impl Hash for Colliding {
 #[test]
 fn removal_is_by_identity_among_colliding_hashes() {
     let reg = Registry::<Colliding>::new();
-    let scopes: Vec<Scope> = (0..20).map(|i| reg.enter(Colliding(i)).expect("free")).collect();
+    let scopes: Vec<Scope> = (0..20)
+        .map(|i| reg.enter(Colliding(i)).expect("free"))
+        .collect();
     let mut scopes: Vec<Option<Scope>> = scopes.into_iter().map(Some).collect();
     for i in (0..20).step_by(2) {
         scopes[i] = None;
@@ -77,13 +82,22 @@ fn insert_indexes_a_scoped_token_until_its_entry_drops() {
     let scope = Scope::root();
     let entry = reg.insert(9, scope.token()).expect("free");
     assert!(reg.contains_key(&9));
-    assert!(matches!(reg.insert(9, scope.token()), Err(EnterError::Occupied(9))));
+    assert!(matches!(
+        reg.insert(9, scope.token()),
+        Err(EnterError::Occupied(9))
+    ));
     drop(entry);
     assert!(!reg.contains_key(&9));
-    assert!(!scope.is_cancelled(), "an index entry does not own the token");
+    assert!(
+        !scope.is_cancelled(),
+        "an index entry does not own the token"
+    );
 
     let entry = reg.insert(9, scope.token()).expect("free");
-    assert!(reg.cancel(&9), "cancelling the index cancels the scope's token");
+    assert!(
+        reg.cancel(&9),
+        "cancelling the index cancels the scope's token"
+    );
     assert_eq!(scope.token().cause(), Some(Cause::Requested));
     assert_eq!(entry.token(), scope.token());
 }
@@ -110,7 +124,9 @@ fn report_lists_key_name_site_age_and_state() {
     let text = first.to_string();
     assert!(text.starts_with("upload (key 1) at "), "{text}");
     assert!(text.contains(&format!("{}:{line}", file!())), "{text}");
-    assert!(report[1].to_string().contains("cancelled (cancellation was requested)"));
+    assert!(report[1]
+        .to_string()
+        .contains("cancelled (cancellation was requested)"));
     drop(a);
 }
 
@@ -121,7 +137,10 @@ fn enter_child_is_cancelled_by_its_parent() {
     let scope = reg.enter_child(1, &parent.token()).expect("free");
     drop(parent);
     assert_eq!(scope.token().cause(), Some(Cause::Parent));
-    assert!(reg.contains_key(&1), "the key is held until the guard drops");
+    assert!(
+        reg.contains_key(&1),
+        "the key is held until the guard drops"
+    );
     drop(scope);
     assert!(reg.is_empty());
 }
@@ -148,7 +167,10 @@ async fn shutdown_refuses_reports_stragglers_and_reopens() {
     assert_eq!(straggler.cause(), Some(Cause::Shutdown));
     assert!(report.elapsed() >= Duration::from_millis(100));
     let text = report.to_string();
-    assert!(text.contains("shutdown left 1 scope(s)") && text.contains("parked (key 2)"), "{text}");
+    assert!(
+        text.contains("shutdown left 1 scope(s)") && text.contains("parked (key 2)"),
+        "{text}"
+    );
     assert!(ends_task.await.unwrap().is_err());
 
     drop(parked);
@@ -162,7 +184,10 @@ async fn shutdown_refuses_reports_stragglers_and_reopens() {
 async fn spawn_blocked_task(
     reg: &'static Registry<u64>,
     key: u64,
-) -> (tokio::task::JoinHandle<Result<(), scoped_cancel::Cancelled>>, std::sync::mpsc::Sender<()>) {
+) -> (
+    tokio::task::JoinHandle<Result<(), scoped_cancel::Cancelled>>,
+    std::sync::mpsc::Sender<()>,
+) {
     let (release, blocked) = std::sync::mpsc::channel::<()>();
     let (started_tx, started) = tokio::sync::oneshot::channel();
     let scope = reg.enter(key).expect("free");
@@ -185,7 +210,10 @@ async fn shutdown_waits_for_tasks_spawned_from_keyed_scopes() {
     });
     let report = REG.shutdown(Duration::from_secs(10)).await;
     assert!(report.is_clean(), "{report}");
-    assert!(report.elapsed() >= Duration::from_millis(90), "returned before the task ended");
+    assert!(
+        report.elapsed() >= Duration::from_millis(90),
+        "returned before the task ended"
+    );
     assert_eq!(task.await.unwrap(), Ok(()));
     REG.reopen();
 }
@@ -198,7 +226,10 @@ async fn shutdown_reports_a_task_that_outlives_the_grace_period() {
     assert!(!report.is_clean());
     assert_eq!(report.tasks(), 1);
     assert!(report.stragglers().is_empty(), "the scope itself ended");
-    assert!(report.to_string().contains("0 scope(s) and 1 task(s)"), "{report}");
+    assert!(
+        report.to_string().contains("0 scope(s) and 1 task(s)"),
+        "{report}"
+    );
     release.send(()).expect("task waiting");
     assert_eq!(task.await.unwrap(), Ok(()));
     REG.reopen();
@@ -212,7 +243,10 @@ fn len_is_empty_and_debug() {
     assert!(!reg.cancel(&1), "no storage yet");
     assert!(reg.report().is_empty());
     let _a = reg.enter(1).unwrap();
-    assert_eq!(format!("{reg:?}"), "Registry { len: 1, shutting_down: false }");
+    assert_eq!(
+        format!("{reg:?}"),
+        "Registry { len: 1, shutting_down: false }"
+    );
 }
 
 /// A key that checks, when the registry drops its stored copy, that the

@@ -56,7 +56,10 @@ fn adopt_never_cancels_the_foreign_token() {
     let token = scope.token();
     drop(scope);
     assert!(token.is_cancelled());
-    assert!(!server.is_cancelled(), "the adopted source must survive the scope");
+    assert!(
+        !server.is_cancelled(),
+        "the adopted source must survive the scope"
+    );
 }
 
 #[test]
@@ -128,7 +131,10 @@ fn debug_output_names_the_scope() {
     assert!(text.contains("upload"), "{text}");
     assert!(text.contains(file!()), "{text}");
     let token = format!("{:?}", scope.token());
-    assert!(token.contains("Scoped") && token.contains("upload"), "{token}");
+    assert!(
+        token.contains("Scoped") && token.contains("upload"),
+        "{token}"
+    );
     assert!(format!("{:?}", Token::new()).contains("Unscoped"));
 }
 

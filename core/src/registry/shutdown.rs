@@ -40,7 +40,10 @@ impl<K: Key> Registry<K> {
     /// assert!(worker.await.unwrap().is_err());
     /// # }
     /// ```
-    pub fn shutdown(&self, grace: Duration) -> impl Future<Output = ShutdownReport<K>> + Send + 'static {
+    pub fn shutdown(
+        &self,
+        grace: Duration,
+    ) -> impl Future<Output = ShutdownReport<K>> + Send + 'static {
         let started = Instant::now();
         let storage = self.storage().clone();
         // Invariant 4: the flag is set before cancel_all takes any shard lock.
