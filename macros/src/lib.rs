@@ -2,8 +2,13 @@
 //! crate; generated code refers only to `::scoped_cancel::__private`.
 //!
 //! Each macro is a pipeline of its own: `scoped/` for `#[scoped_cancel]`,
-//! `test_attr/` for `#[scoped_cancel::test]`.
+//! `test_attr/` for `#[scoped_cancel::test]`. They share the duration-literal
+//! grammar (`duration`), error collection (`errors`) and what to emit for
+//! invalid input (`fallback`).
 
+mod duration;
+mod errors;
+mod fallback;
 mod scoped;
 mod test_attr;
 

@@ -8,8 +8,8 @@
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, Lit, LitStr, Token};
 
-use super::duration::{self, Parsed};
-use super::errors::Errors;
+use crate::duration::{self, Parsed};
+use crate::errors::Errors;
 
 /// Every accepted argument, in the order the docs list them, with an
 /// example for error messages.
@@ -194,12 +194,7 @@ fn timeout(value: Expr) -> Value<Timeout> {
             Ok(parsed) => Value::Ok(Timeout::Literal(text.clone(), parsed)),
             Err(problem) => Value::Wrong(syn::Error::new(
                 text.span(),
-                format!(
-                    "invalid duration {:?}: {problem}\n\
-                     help: write whole numbers with units, largest first: \
-                     \"250ms\", \"30s\", \"1m30s\", \"2h\" (units: h m s ms us ns)",
-                    text.value()
-                ),
+                format!("invalid duration {:?}: {problem}\n{}", text.value(), duration::HELP),
             )),
         },
         Lit::Int(int) => {

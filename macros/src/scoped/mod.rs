@@ -1,10 +1,7 @@
 //! `#[scoped_cancel(...)]`: parse → validate → expand, or fall back.
 
 mod args;
-mod duration;
-mod errors;
 mod expand;
-mod fallback;
 mod item;
 mod valid;
 
@@ -18,6 +15,6 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let parsed_item = syn::parse2::<item::Func>(item.clone());
     match valid::check(parsed_args, parsed_item) {
         Ok(checked) => expand::expand(checked),
-        Err(errors) => fallback::expand(errors, item),
+        Err(errors) => crate::fallback::expand(errors, item),
     }
 }

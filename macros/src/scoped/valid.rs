@@ -6,7 +6,7 @@
 use syn::{Expr, FnArg, Ident, Pat, Signature};
 
 use super::args::{Arg, Args};
-use super::errors::Errors;
+use crate::errors::Errors;
 use super::item::{self, BoxedFuture, Flavor, Func};
 
 /// A valid attribute on a fn it can wrap.

@@ -6,7 +6,7 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Expr, Token};
 
-use super::combine;
+use crate::errors::Errors;
 
 /// The names this attribute accepts, in the order error messages list them.
 const NAMES: &str = "`flavor`, `worker_threads`, `grace`";
@@ -26,18 +26,15 @@ impl Args {
     /// value-less argument at once.
     pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
         let mut args = Args::default();
-        let mut errors = None;
+        let mut errors = Errors::default();
         syn::meta::parser(|meta| {
             if let Err(error) = args.one(&meta) {
-                combine(&mut errors, error);
+                errors.push(error);
             }
             Ok(())
         })
         .parse2(tokens)?;
-        match errors {
-            Some(errors) => Err(errors),
-            None => Ok(args),
-        }
+        errors.finish(Some(args))
     }
 
     fn one(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {

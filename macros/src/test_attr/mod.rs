@@ -3,9 +3,7 @@
 //! original item followed by every error found.
 
 mod args;
-mod duration;
 mod expand;
-mod fallback;
 mod item;
 mod valid;
 
@@ -14,29 +12,23 @@ mod tests;
 
 use proc_macro2::TokenStream;
 
+use crate::errors::Errors;
+
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let test_fn = match item::TestFn::parse(item.clone()) {
         Ok(test_fn) => test_fn,
-        Err(error) => return fallback::emit(item, Some(error)),
+        Err(error) => return crate::fallback::expand(error, item),
     };
-    let mut errors = None;
+    let mut errors = Errors::default();
     let config = args::Args::parse(args)
         .and_then(|args| valid::config(&args))
-        .map_err(|error| combine(&mut errors, error))
+        .map_err(|error| errors.push(error))
         .ok();
     if let Err(error) = valid::test_fn(&test_fn) {
-        combine(&mut errors, error);
+        errors.push(error);
     }
-    match (config, errors) {
-        (Some(config), None) => expand::test_fn(&config, test_fn),
-        (_, errors) => fallback::emit(item, errors),
-    }
-}
-
-/// Adds `error` to the errors found so far.
-fn combine(errors: &mut Option<syn::Error>, error: syn::Error) {
-    match errors {
-        Some(errors) => errors.combine(error),
-        None => *errors = Some(error),
+    match errors.finish(config) {
+        Ok(config) => expand::test_fn(&config, test_fn),
+        Err(errors) => crate::fallback::expand(errors, item),
     }
 }

@@ -1,14 +1,13 @@
 //! Checks that turn the arguments into a runtime configuration and reject
 //! fns that cannot be tests, each error spanned at the user's own tokens.
 
-use std::time::Duration;
-
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit};
 
 use super::args::Args;
 use super::item::TestFn;
-use super::{combine, duration};
+use crate::duration;
+use crate::errors::Errors;
 
 /// The validated configuration of the test's runtime.
 pub(crate) struct Config {
@@ -19,7 +18,7 @@ pub(crate) struct Config {
 }
 
 pub(crate) fn config(args: &Args) -> syn::Result<Config> {
-    let mut errors = None;
+    let mut errors = Errors::default();
     let mut multi_thread = false;
     let mut flavor_known = true;
     if let Some(flavor) = &args.flavor {
@@ -29,9 +28,7 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
             _ => flavor_known = false,
         }
         if !flavor_known {
-            combine(
-                &mut errors,
-                syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                     flavor,
                     "expected `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
                 ),
@@ -42,16 +39,12 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
     if let Some(expr) = &args.worker_threads {
         match int(expr) {
             Some(n) if n > 0 => worker_threads = Some(n),
-            _ => combine(
-                &mut errors,
-                syn::Error::new_spanned(expr, "expected a number of threads above 0, such as `2`"),
+            _ => errors.push(syn::Error::new_spanned(expr, "expected a number of threads above 0, such as `2`"),
             ),
         }
         // A misspelt flavor is reported once, above, not again here.
         if !multi_thread && flavor_known {
-            combine(
-                &mut errors,
-                syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                     expr,
                     "`worker_threads` needs the multi-thread runtime: add `flavor = \"multi_thread\"`",
                 ),
@@ -60,62 +53,48 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
     }
     let mut grace_nanos = None;
     if let Some(expr) = &args.grace {
-        match string(expr).map(|text| duration::parse(&text)) {
-            Some(Ok(grace)) => match nanos(grace) {
+        match string(expr).map(|text| (duration::parse(&text), text)) {
+            Some((Ok(grace), _)) => match nanos(grace) {
                 Some(n) => grace_nanos = Some(n),
-                None => combine(
-                    &mut errors,
-                    syn::Error::new_spanned(expr, "the grace period is too long"),
-                ),
+                None => errors.push(syn::Error::new_spanned(expr, "the grace period is too long")),
             },
-            Some(Err(message)) => combine(&mut errors, syn::Error::new_spanned(expr, message)),
-            None => combine(
-                &mut errors,
-                syn::Error::new_spanned(
-                    expr,
-                    "expected a duration literal such as `grace = \"250ms\"` or `grace = \"2s\"`",
-                ),
-            ),
+            Some((Err(problem), text)) => errors.push(syn::Error::new_spanned(
+                expr,
+                format!("invalid duration {text:?}: {problem}\n{}", duration::HELP),
+            )),
+            None => errors.push(syn::Error::new_spanned(
+                expr,
+                "expected a duration literal such as `grace = \"250ms\"` or `grace = \"2s\"`",
+            )),
         }
     }
-    match errors {
-        Some(errors) => Err(errors),
-        None => Ok(Config {
-            multi_thread,
-            worker_threads,
-            grace_nanos,
-        }),
-    }
+    errors.finish(Some(Config {
+        multi_thread,
+        worker_threads,
+        grace_nanos,
+    }))
 }
 
 pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
-    let mut errors = None;
+    let mut errors = Errors::default();
     let sig = &test_fn.sig;
     if sig.asyncness.is_none() {
-        combine(
-            &mut errors,
-            syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
                 sig.fn_token,
                 "the `async` keyword is missing from the function declaration",
             ),
         );
     }
     if let Some(constness) = &sig.constness {
-        combine(
-            &mut errors,
-            syn::Error::new_spanned(constness, "a test fn cannot be `const`"),
+        errors.push(syn::Error::new_spanned(constness, "a test fn cannot be `const`"),
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        combine(
-            &mut errors,
-            syn::Error::new(sig.generics.span(), "a test fn cannot be generic"),
+        errors.push(syn::Error::new(sig.generics.span(), "a test fn cannot be generic"),
         );
     }
     if !sig.inputs.is_empty() || sig.variadic.is_some() {
-        combine(
-            &mut errors,
-            syn::Error::new(sig.inputs.span(), "a test fn takes no arguments"),
+        errors.push(syn::Error::new(sig.inputs.span(), "a test fn takes no arguments"),
         );
     }
     for attr in &test_fn.attrs {
@@ -125,19 +104,14 @@ pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
             .last()
             .is_some_and(|segment| segment.ident == "test");
         if is_test {
-            combine(
-                &mut errors,
-                syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                     attr,
                     "a second test attribute: `#[scoped_cancel::test]` already makes this a test",
                 ),
             );
         }
     }
-    match errors {
-        Some(errors) => Err(errors),
-        None => Ok(()),
-    }
+    errors.finish(Some(()))
 }
 
 fn string(expr: &Expr) -> Option<String> {
@@ -158,6 +132,9 @@ fn int(expr: &Expr) -> Option<usize> {
     }
 }
 
-fn nanos(duration: Duration) -> Option<u64> {
-    u64::try_from(duration.as_nanos()).ok()
+fn nanos(duration: duration::Parsed) -> Option<u64> {
+    duration
+        .secs
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::from(duration.nanos))
 }

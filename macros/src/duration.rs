@@ -6,6 +6,10 @@
 
 use std::fmt;
 
+/// The help line every invalid-duration error ends with.
+pub(crate) const HELP: &str = "help: write whole numbers with units, largest first: \
+     \"250ms\", \"30s\", \"1m30s\", \"2h\" (units: h m s ms us ns)";
+
 /// A parsed duration, as `Duration::new(secs, nanos)` takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Parsed {
