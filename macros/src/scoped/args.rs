@@ -194,7 +194,11 @@ fn timeout(value: Expr) -> Value<Timeout> {
             Ok(parsed) => Value::Ok(Timeout::Literal(text.clone(), parsed)),
             Err(problem) => Value::Wrong(syn::Error::new(
                 text.span(),
-                format!("invalid duration {:?}: {problem}\n{}", text.value(), duration::HELP),
+                format!(
+                    "invalid duration {:?}: {problem}\n{}",
+                    text.value(),
+                    duration::HELP
+                ),
             )),
         },
         Lit::Int(int) => {

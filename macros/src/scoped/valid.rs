@@ -6,8 +6,8 @@
 use syn::{Expr, FnArg, Ident, Pat, Signature};
 
 use super::args::{Arg, Args};
-use crate::errors::Errors;
 use super::item::{self, BoxedFuture, Flavor, Func};
+use crate::errors::Errors;
 
 /// A valid attribute on a fn it can wrap.
 pub(crate) struct Checked {

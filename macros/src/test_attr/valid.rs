@@ -29,26 +29,26 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
         }
         if !flavor_known {
             errors.push(syn::Error::new_spanned(
-                    flavor,
-                    "expected `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
-                ),
-            );
+                flavor,
+                "expected `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
+            ));
         }
     }
     let mut worker_threads = None;
     if let Some(expr) = &args.worker_threads {
         match int(expr) {
             Some(n) if n > 0 => worker_threads = Some(n),
-            _ => errors.push(syn::Error::new_spanned(expr, "expected a number of threads above 0, such as `2`"),
-            ),
+            _ => errors.push(syn::Error::new_spanned(
+                expr,
+                "expected a number of threads above 0, such as `2`",
+            )),
         }
         // A misspelt flavor is reported once, above, not again here.
         if !multi_thread && flavor_known {
             errors.push(syn::Error::new_spanned(
-                    expr,
-                    "`worker_threads` needs the multi-thread runtime: add `flavor = \"multi_thread\"`",
-                ),
-            );
+                expr,
+                "`worker_threads` needs the multi-thread runtime: add `flavor = \"multi_thread\"`",
+            ));
         }
     }
     let mut grace_nanos = None;
@@ -56,7 +56,10 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
         match string(expr).map(|text| (duration::parse(&text), text)) {
             Some((Ok(grace), _)) => match nanos(grace) {
                 Some(n) => grace_nanos = Some(n),
-                None => errors.push(syn::Error::new_spanned(expr, "the grace period is too long")),
+                None => errors.push(syn::Error::new_spanned(
+                    expr,
+                    "the grace period is too long",
+                )),
             },
             Some((Err(problem), text)) => errors.push(syn::Error::new_spanned(
                 expr,
@@ -80,22 +83,27 @@ pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
     let sig = &test_fn.sig;
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new_spanned(
-                sig.fn_token,
-                "the `async` keyword is missing from the function declaration",
-            ),
-        );
+            sig.fn_token,
+            "the `async` keyword is missing from the function declaration",
+        ));
     }
     if let Some(constness) = &sig.constness {
-        errors.push(syn::Error::new_spanned(constness, "a test fn cannot be `const`"),
-        );
+        errors.push(syn::Error::new_spanned(
+            constness,
+            "a test fn cannot be `const`",
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(sig.generics.span(), "a test fn cannot be generic"),
-        );
+        errors.push(syn::Error::new(
+            sig.generics.span(),
+            "a test fn cannot be generic",
+        ));
     }
     if !sig.inputs.is_empty() || sig.variadic.is_some() {
-        errors.push(syn::Error::new(sig.inputs.span(), "a test fn takes no arguments"),
-        );
+        errors.push(syn::Error::new(
+            sig.inputs.span(),
+            "a test fn takes no arguments",
+        ));
     }
     for attr in &test_fn.attrs {
         let is_test = attr
@@ -105,10 +113,9 @@ pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
             .is_some_and(|segment| segment.ident == "test");
         if is_test {
             errors.push(syn::Error::new_spanned(
-                    attr,
-                    "a second test attribute: `#[scoped_cancel::test]` already makes this a test",
-                ),
-            );
+                attr,
+                "a second test attribute: `#[scoped_cancel::test]` already makes this a test",
+            ));
         }
     }
     errors.finish(Some(()))
