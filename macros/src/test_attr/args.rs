@@ -19,22 +19,26 @@ pub(crate) struct Args {
     pub(crate) worker_threads: Option<Expr>,
     /// `grace = "500ms"`
     pub(crate) grace: Option<Expr>,
+    /// Some argument's name was not recognised (perhaps a misspelt
+    /// `flavor`), so checks across arguments would only add noise.
+    pub(crate) had_unknown: bool,
 }
 
 impl Args {
-    /// Parses `name = value, ...`, reporting every unknown, repeated or
-    /// value-less argument at once.
-    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
+    /// Parses `name = value, ...` into `errors` every unknown, repeated or
+    /// value-less argument, and returns the arguments it recognised, so that
+    /// their values are checked in the same compile.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
         let mut args = Args::default();
-        let mut errors = Errors::default();
-        syn::meta::parser(|meta| {
+        let parsed = syn::meta::parser(|meta| {
             if let Err(error) = args.one(&meta) {
                 errors.push(error);
             }
             Ok(())
         })
-        .parse2(tokens)?;
-        errors.finish(Some(args))
+        .parse2(tokens);
+        errors.check(parsed);
+        args
     }
 
     fn one(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
@@ -61,6 +65,7 @@ impl Args {
                 ))
             }
             _ => {
+                self.had_unknown = true;
                 let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
                 return Err(meta.error(format_args!(
                     "unknown argument `{}`: expected one of {NAMES}",
@@ -72,7 +77,9 @@ impl Args {
             return Err(meta.error(format_args!("`{name}` takes a value: `{name} = ...`")));
         };
         if slot.is_some() {
-            return Err(meta.error(format_args!("`{name}` is given more than once")));
+            return Err(meta.error(format_args!(
+                "`{name}` is given more than once\nhelp: remove this one"
+            )));
         }
         *slot = Some(value);
         Ok(())

@@ -20,13 +20,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Err(error) => return crate::fallback::expand(error, item),
     };
     let mut errors = Errors::default();
-    let config = args::Args::parse(args)
-        .and_then(|args| valid::config(&args))
-        .map_err(|error| errors.push(error))
-        .ok();
-    if let Err(error) = valid::test_fn(&test_fn) {
-        errors.push(error);
-    }
+    let args = args::Args::parse(args, &mut errors);
+    let config = errors.check(valid::config(&args));
+    errors.check(valid::test_fn(&test_fn));
     match errors.finish(config) {
         Ok(config) => expand::test_fn(&config, test_fn),
         Err(errors) => crate::fallback::expand(errors, item),

@@ -44,7 +44,7 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
             )),
         }
         // A misspelt flavor is reported once, above, not again here.
-        if !multi_thread && flavor_known {
+        if !multi_thread && flavor_known && !args.had_unknown {
             errors.push(syn::Error::new_spanned(
                 expr,
                 "`worker_threads` needs the multi-thread runtime: add `flavor = \"multi_thread\"`",
@@ -84,7 +84,8 @@ pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new_spanned(
             sig.fn_token,
-            "the `async` keyword is missing from the function declaration",
+            "the `async` keyword is missing from the function declaration\n\
+             help: write `async fn`: `#[scoped_cancel::test]` runs the body on a runtime it builds",
         ));
     }
     if let Some(constness) = &sig.constness {
@@ -102,7 +103,8 @@ pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
     if !sig.inputs.is_empty() || sig.variadic.is_some() {
         errors.push(syn::Error::new(
             sig.inputs.span(),
-            "a test fn takes no arguments",
+            "a test fn takes no arguments\n\
+             help: build what the test needs inside its body",
         ));
     }
     for attr in &test_fn.attrs {
@@ -114,7 +116,8 @@ pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
         if is_test {
             errors.push(syn::Error::new_spanned(
                 attr,
-                "a second test attribute: `#[scoped_cancel::test]` already makes this a test",
+                "a second test attribute: `#[scoped_cancel::test]` already makes this a test\n\
+                 help: remove this attribute",
             ));
         }
     }

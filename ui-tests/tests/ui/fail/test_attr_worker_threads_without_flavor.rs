@@ -1,0 +1,5 @@
+// Worker threads only exist on the multi-thread runtime.
+#[scoped_cancel::test(worker_threads = 2)]
+async fn on_one_thread() {}
+
+fn main() {}
