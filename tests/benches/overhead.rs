@@ -86,6 +86,24 @@ fn main() {
     };
 
     case(
+        "keyed: #[scoped_cancel(registry, key)] vs DashMap+child_token+guard+select",
+        1.00,
+        &mut || timed!(rt, n, |i| calls::macro_keyed(i).await),
+        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i).await),
+    );
+    case(
+        "keyed + timeout: #[scoped_cancel(registry, key, timeout)] vs the same in tokio::time::timeout",
+        1.00,
+        &mut || timed!(rt, n, |i| calls::macro_keyed_timeout(i).await),
+        &mut || timed!(rt, n, |i| calls::hand_keyed_timeout(&hand, i).await),
+    );
+    case(
+        "anonymous: #[scoped_cancel] vs child_token+guard+select",
+        1.05,
+        &mut || timed!(rt, n, |i| calls::macro_anonymous(i).await),
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+    );
+    case(
         "keyed: __private expansion vs DashMap+child_token+guard+select",
         1.00,
         &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
@@ -105,6 +123,15 @@ fn main() {
         1.05,
         &mut || {
             timed!(rt, n, |i| calls::ours_anonymous_expanded(i, Some(root_ct))
+                .await)
+        },
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+    );
+    case(
+        "anonymous, parent = ..: #[scoped_cancel(parent)] vs child_token+guard+select",
+        1.05,
+        &mut || {
+            timed!(rt, n, |i| calls::macro_anonymous_child(i, &root_token)
                 .await)
         },
         &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),

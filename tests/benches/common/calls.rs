@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use dashmap::DashMap;
 use scoped_cancel::__private;
-use scoped_cancel::{Cancelled, Registry};
+use scoped_cancel::{scoped_cancel, Cancelled, Registry, Token};
 use tokio_util::sync::CancellationToken;
 
 /// Our registry for keyed calls.
@@ -49,6 +49,30 @@ pub async fn ours_anonymous_expanded(
         Ok(out) => out,
         Err(cancelled) => __private::cancelled(cancelled),
     }
+}
+
+/// The keyed call through the macro itself.
+#[scoped_cancel(registry = REG, key = id)]
+pub async fn macro_keyed(id: u64) -> Result<u64, Cancelled> {
+    Ok(black_box(id))
+}
+
+/// The keyed call through the macro, with a deadline.
+#[scoped_cancel(registry = REG, key = id, timeout = "30s")]
+pub async fn macro_keyed_timeout(id: u64) -> Result<u64, Cancelled> {
+    Ok(black_box(id))
+}
+
+/// The anonymous call through the macro.
+#[scoped_cancel]
+pub async fn macro_anonymous(id: u64) -> Result<u64, Cancelled> {
+    Ok(black_box(id))
+}
+
+/// The anonymous call through the macro, as a child of `parent`.
+#[scoped_cancel(parent = parent)]
+pub async fn macro_anonymous_child(id: u64, parent: &Token) -> Result<u64, Cancelled> {
+    Ok(black_box(id))
 }
 
 /// The public API without the macro: `Registry::enter(k)?.run(fut)`.
@@ -107,6 +131,14 @@ pub async fn hand_keyed_in(
     };
     map.remove(&id);
     out
+}
+
+/// The hand-written keyed call with a deadline, as people write it.
+pub async fn hand_keyed_timeout(hand: &Hand, id: u64) -> Option<u64> {
+    tokio::time::timeout(std::time::Duration::from_secs(30), hand_keyed(hand, id))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The hand-written anonymous call: child token, drop guard, biased select.
