@@ -44,8 +44,13 @@ impl<F: Future> Run<F> {
         }
     }
 
-    fn cancelled(scope: &Scope) -> Cancelled {
-        Cancelled::new(scope.node().cause().unwrap_or(Cause::Parent))
+    /// The error for a cancellation this future saw; the token is cancelled
+    /// and, once its cause is read here, settled: the scope's drop can skip
+    /// recording and cancelling.
+    fn cancelled(scope: &mut Scope) -> Cancelled {
+        let cause = scope.node().cause().unwrap_or(Cause::Parent);
+        scope.settle();
+        Cancelled::new(cause)
     }
 }
 
@@ -64,6 +69,14 @@ impl<F: Future> Future for Run<F> {
         }
         if !*this.cooperative {
             if this.waiter.is_none() {
+                // A cause already recorded (cancelled before the body could
+                // finish): return without the waiter (a token clone and two
+                // locks). Not settled: the cancelling thread may still be
+                // between recording and cancelling, so the scope's drop
+                // makes sure the token is cancelled before it unlinks.
+                if let Some(cause) = this.scope.node().recorded_cause() {
+                    return Poll::Ready(Err(Cancelled::new(cause)));
+                }
                 // Created lazily: a body that is ready at once never pays for it.
                 let ct = this.scope.node().ct.clone();
                 this.waiter.set(Some(ct.cancelled_owned()));

@@ -43,6 +43,10 @@ pub struct Scope {
     token: Token<Scoped>,
     link: Option<Link>,
     _tracked: Option<Tracked>,
+    /// Set by [`Run`] once it has seen the token cancelled and read its
+    /// cause: the drop then has nothing to record or cancel (saves a CAS and
+    /// a lock on every cancelled call; measured on the fan-out of 100,000).
+    settled: bool,
 }
 
 impl Scope {
@@ -52,6 +56,7 @@ impl Scope {
             token: Token::from_node(node),
             link,
             _tracked: tracked,
+            settled: false,
         }
     }
 
@@ -168,18 +173,27 @@ impl Scope {
     pub(crate) fn node(&self) -> &Arc<Node> {
         &self.token.node
     }
+
+    /// Records that the token is cancelled and its cause recorded (only
+    /// [`Run`] calls this, after reading the cause of a cancellation it saw).
+    pub(crate) fn settle(&mut self) {
+        debug_assert!(self.token.node.cause().is_some());
+        self.settled = true;
+    }
 }
 
 impl Drop for Scope {
     fn drop(&mut self) {
         // Order matters: cancel first, then unlink, so that a registry that no
         // longer holds the key implies the scope's token is cancelled.
-        let cause = if std::thread::panicking() {
-            Cause::Panicked
-        } else {
-            Cause::ScopeExited
-        };
-        self.token.node.cancel_with(cause);
+        if !self.settled {
+            let cause = if std::thread::panicking() {
+                Cause::Panicked
+            } else {
+                Cause::ScopeExited
+            };
+            self.token.node.cancel_with(cause);
+        }
         if let Some(link) = self.link.take() {
             link.unlink(&self.token.node);
         }

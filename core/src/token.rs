@@ -97,6 +97,12 @@ impl Node {
         self.cause.get()
     }
 
+    /// The cause if one is recorded, without looking at the token (no lock).
+    /// A recorded cause means the token is cancelled or about to be.
+    pub(crate) fn recorded_cause(&self) -> Option<Cause> {
+        self.cause.get()
+    }
+
     /// Records `cause` (unless one is recorded, or an ancestor already
     /// cancelled this token) and then cancels. Always leaves the token
     /// cancelled on return. `true` if this call is the one that cancelled it.

@@ -99,7 +99,7 @@ fn main() {
         let ours: Job = Arc::new(move |t, rt: &Runtime| {
             rt.block_on(async {
                 for j in 0..per_thread {
-                    let _ = black_box(calls::ours_keyed_expanded(key(t, threads, j)).await);
+                    let _ = black_box(calls::macro_keyed(key(t, threads, j)).await);
                 }
             })
         });

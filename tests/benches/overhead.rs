@@ -103,30 +103,8 @@ fn main() {
         &mut || timed!(rt, n, |i| calls::macro_anonymous(i).await),
         &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
     );
-    case(
-        "keyed: __private expansion vs DashMap+child_token+guard+select",
-        1.00,
-        &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
-        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i).await),
-    );
-    case(
-        "anonymous: __private expansion vs child_token+guard+select",
-        1.05,
-        &mut || timed!(rt, n, |i| calls::ours_anonymous_expanded(i, None).await),
-        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
-    );
     let root = Scope::root();
     let root_token = root.token();
-    let root_ct = scoped_cancel::__private::parent(&root_token);
-    case(
-        "anonymous, parent = ..: __private expansion vs child_token+guard+select",
-        1.05,
-        &mut || {
-            timed!(rt, n, |i| calls::ours_anonymous_expanded(i, Some(root_ct))
-                .await)
-        },
-        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
-    );
     case(
         "anonymous, parent = ..: #[scoped_cancel(parent)] vs child_token+guard+select",
         1.05,
@@ -163,16 +141,22 @@ fn main() {
         &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
     );
     case(
+        "cancelled call: Scope::root(), cancel, run(pending) vs child_token, cancel, guard+select",
+        1.05,
+        &mut || timed!(rt, n, |_i| calls::ours_cancelled().await),
+        &mut || timed!(rt, n, |_i| calls::hand_cancelled(&hand.parent).await),
+    );
+    case(
         "tracking on: keyed, this thread's Collector records every scope vs off",
         1.05,
         &mut || {
             let collector = Collector::new();
             let attached = collector.attach_current_thread();
-            let ns = timed!(rt, n, |i| calls::ours_keyed_expanded(i).await);
+            let ns = timed!(rt, n, |i| calls::macro_keyed(i).await);
             drop(attached);
             ns
         },
-        &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
+        &mut || timed!(rt, n, |i| calls::macro_keyed(i).await),
     );
     case(
         "tracking on: anonymous, this thread's Collector records every scope vs off",
@@ -180,11 +164,11 @@ fn main() {
         &mut || {
             let collector = Collector::new();
             let attached = collector.attach_current_thread();
-            let ns = timed!(rt, n, |i| calls::ours_anonymous_expanded(i, None).await);
+            let ns = timed!(rt, n, |i| calls::macro_anonymous(i).await);
             drop(attached);
             ns
         },
-        &mut || timed!(rt, n, |i| calls::ours_anonymous_expanded(i, None).await),
+        &mut || timed!(rt, n, |i| calls::macro_anonymous(i).await),
     );
     let elsewhere = Elsewhere::start();
     case(
@@ -192,11 +176,11 @@ fn main() {
         1.05,
         &mut || {
             elsewhere.set(true);
-            let ns = timed!(rt, n, |i| calls::ours_keyed_expanded(i).await);
+            let ns = timed!(rt, n, |i| calls::macro_keyed(i).await);
             elsewhere.set(false);
             ns
         },
-        &mut || timed!(rt, n, |i| calls::ours_keyed_expanded(i).await),
+        &mut || timed!(rt, n, |i| calls::macro_keyed(i).await),
     );
     drop(root);
     assert!(REG.is_empty());

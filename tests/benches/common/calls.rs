@@ -8,48 +8,11 @@
 use std::hint::black_box;
 
 use dashmap::DashMap;
-use scoped_cancel::__private;
-use scoped_cancel::{scoped_cancel, Cancelled, Registry, Token};
+use scoped_cancel::{scoped_cancel, Cancelled, Registry, Scope, Token};
 use tokio_util::sync::CancellationToken;
 
 /// Our registry for keyed calls.
 pub static REG: Registry<u64> = Registry::new();
-
-static SITE_KEYED: __private::Site = __private::Site::new("bench::ours_keyed", file!(), line!());
-static SITE_ANON: __private::Site = __private::Site::new("bench::ours_anonymous", file!(), line!());
-
-/// What `#[scoped_cancel(registry = REG, key = id)]` expands to, written by
-/// hand against the same `__private` calls the macro emits.
-pub async fn ours_keyed_expanded(id: u64) -> Result<u64, Cancelled> {
-    let scope = match __private::enter(&REG, &id, &SITE_KEYED, None) {
-        Ok(scope) => scope,
-        Err(cancelled) => return __private::cancelled(cancelled),
-    };
-    let body = async move {
-        let out: Result<u64, Cancelled> = { Ok(black_box(id)) };
-        out
-    };
-    match __private::run(scope, body, None, false).await {
-        Ok(out) => out,
-        Err(cancelled) => __private::cancelled(cancelled),
-    }
-}
-
-/// What `#[scoped_cancel]` (no registry; `parent` optional) expands to.
-pub async fn ours_anonymous_expanded(
-    id: u64,
-    parent: Option<&CancellationToken>,
-) -> Result<u64, Cancelled> {
-    let scope = __private::enter_anonymous(&SITE_ANON, parent);
-    let body = async move {
-        let out: Result<u64, Cancelled> = { Ok(black_box(id)) };
-        out
-    };
-    match __private::run(scope, body, None, false).await {
-        Ok(out) => out,
-        Err(cancelled) => __private::cancelled(cancelled),
-    }
-}
 
 /// The keyed call through the macro itself.
 #[scoped_cancel(registry = REG, key = id)]
@@ -149,6 +112,26 @@ pub async fn hand_anonymous(parent: &CancellationToken, id: u64) -> Option<u64> 
         biased;
         _ = token.cancelled() => None,
         v = async move { black_box(id) } => Some(v),
+    }
+}
+
+/// A call cancelled before its body can finish: the body is pending, the
+/// token already cancelled.
+pub async fn ours_cancelled() -> Result<(), Cancelled> {
+    let scope = Scope::root();
+    scope.cancel();
+    scope.run(std::future::pending::<()>()).await
+}
+
+/// The same by hand.
+pub async fn hand_cancelled(parent: &CancellationToken) -> Option<()> {
+    let token = parent.child_token();
+    token.cancel();
+    let _guard = token.clone().drop_guard();
+    tokio::select! {
+        biased;
+        _ = token.cancelled() => None,
+        v = std::future::pending::<()>() => Some(v),
     }
 }
 

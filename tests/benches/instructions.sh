@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Instructions per call, ours vs hand-written, counted by callgrind: a
+# repeatable number on machines whose timings are noisy.
+#
+#   bash tests/benches/instructions.sh ["case filter" ...]
+#
+# For each per-call case of the `overhead` bench matching a filter (default:
+# the macro and Registry cases), runs one side at a time under callgrind at
+# two batch sizes and divides the difference in instructions by the
+# difference in calls, so start-up and runtime creation cancel out.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$(cargo bench -p scoped-cancel-tests --bench overhead --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*overhead[^"]*\)".*/\1/p' | tail -n 1)
+[[ -x "$BIN" ]] || { echo "could not build the overhead bench" >&2; exit 1; }
+
+if (($# == 0)); then
+    set -- "keyed: #[scoped_cancel(registry, key)]" "anonymous: #[scoped_cancel]" \
+        "anonymous, parent" "Registry::enter + drop" "Registry::enter(k)?.run"
+fi
+
+# Instructions for one side of one case at batch scale $3.
+count() {
+    local out
+    out=$(SC_BENCH_SIDE=$2 SC_BENCH_ROUNDS=1 SC_BENCH_SCALE=$3 \
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "$1" 2>&1 >/dev/null |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    echo "$out"
+}
+
+# The bench runs 5 warm-up batches + 1 round = 6 batches of 5,000 × scale.
+calls_at() { echo $((6 * 5000 * $1)); }
+
+printf '| case | ours (instructions/call) | hand-written | ratio |\n|---|---:|---:|---:|\n'
+for filter in "$@"; do
+    declare -A per
+    for side in ours hand; do
+        a=$(count "$filter" "$side" 1)
+        b=$(count "$filter" "$side" 2)
+        per[$side]=$(awk -v a="$a" -v b="$b" -v ca="$(calls_at 1)" -v cb="$(calls_at 2)" \
+            'BEGIN { printf "%.0f", (b - a) / (cb - ca) }')
+    done
+    printf '| %s | %s | %s | %.3f |\n' "$filter" "${per[ours]}" "${per[hand]}" \
+        "$(awk -v o="${per[ours]}" -v h="${per[hand]}" 'BEGIN { print o / h }')"
+    unset per
+done
