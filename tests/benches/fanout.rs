@@ -162,7 +162,7 @@ fn hand_round(
 fn main() {
     let opts = Options::from_env();
     let n = opts.scaled(100_000);
-    let rounds = opts.rounds(11);
+    let rounds = opts.rounds(21);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
