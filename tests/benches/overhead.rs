@@ -13,14 +13,18 @@ use common::{ns_per, paired, print_table, Options, Row};
 use scoped_cancel::testing::Collector;
 use scoped_cancel::Scope;
 
-/// Times `n` sequential awaited calls inside one `block_on`: ns per call.
+/// Times `n` sequential calls inside one `block_on`: ns per call. Each
+/// call's future is polled through [`common::call`], whose poll is never
+/// inlined into the timing loop: ours and the hand-written code are then
+/// compiled alike, whatever number of cases share a fn (inlining decisions
+/// otherwise moved single cases by ±10 %).
 macro_rules! timed {
-    ($rt:expr, $n:expr, |$i:ident| $call:expr) => {{
+    ($rt:expr, $n:expr, |$i:ident| $future:expr) => {{
         let n = $n;
         ns_per(n, || {
             $rt.block_on(async {
                 for $i in 0..n as u64 {
-                    let _ = black_box($call);
+                    let _ = black_box(common::call($future).await);
                 }
             })
         })
@@ -88,31 +92,28 @@ fn main() {
     case(
         "keyed: #[scoped_cancel(registry, key)] vs DashMap+child_token+guard+select",
         1.00,
-        &mut || timed!(rt, n, |i| calls::macro_keyed(i).await),
-        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i).await),
+        &mut || timed!(rt, n, |i| calls::macro_keyed(i)),
+        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i)),
     );
     case(
         "keyed + timeout: #[scoped_cancel(registry, key, timeout)] vs the same in tokio::time::timeout",
         1.00,
-        &mut || timed!(rt, n, |i| calls::macro_keyed_timeout(i).await),
-        &mut || timed!(rt, n, |i| calls::hand_keyed_timeout(&hand, i).await),
+        &mut || timed!(rt, n, |i| calls::macro_keyed_timeout(i)),
+        &mut || timed!(rt, n, |i| calls::hand_keyed_timeout(&hand, i)),
     );
     case(
         "anonymous: #[scoped_cancel] vs child_token+guard+select",
         1.05,
-        &mut || timed!(rt, n, |i| calls::macro_anonymous(i).await),
-        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+        &mut || timed!(rt, n, |i| calls::macro_anonymous(i)),
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i)),
     );
     let root = Scope::root();
     let root_token = root.token();
     case(
         "anonymous, parent = ..: #[scoped_cancel(parent)] vs child_token+guard+select",
         1.05,
-        &mut || {
-            timed!(rt, n, |i| calls::macro_anonymous_child(i, &root_token)
-                .await)
-        },
-        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+        &mut || timed!(rt, n, |i| calls::macro_anonymous_child(i, &root_token)),
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i)),
     );
     case(
         "Registry::enter + drop vs child_token+DashMap insert/remove+guard",
@@ -127,24 +128,20 @@ fn main() {
     case(
         "Registry::enter(k)?.run(fut) vs DashMap+child_token+guard+select",
         1.00,
-        &mut || timed!(rt, n, |i| calls::ours_registry_run(i).await),
-        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i).await),
+        &mut || timed!(rt, n, |i| calls::ours_registry_run(i)),
+        &mut || timed!(rt, n, |i| calls::hand_keyed(&hand, i)),
     );
     case(
         "Scope::root().run(fut) vs child_token+guard+select",
         1.05,
-        &mut || {
-            timed!(rt, n, |i| Scope::root()
-                .run(async move { black_box(i) })
-                .await)
-        },
-        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i).await),
+        &mut || timed!(rt, n, |i| Scope::root().run(async move { black_box(i) })),
+        &mut || timed!(rt, n, |i| calls::hand_anonymous(&hand.parent, i)),
     );
     case(
         "cancelled call: Scope::root(), cancel, run(pending) vs child_token, cancel, guard+select",
         1.05,
-        &mut || timed!(rt, n, |_i| calls::ours_cancelled().await),
-        &mut || timed!(rt, n, |_i| calls::hand_cancelled(&hand.parent).await),
+        &mut || timed!(rt, n, |_i| calls::ours_cancelled()),
+        &mut || timed!(rt, n, |_i| calls::hand_cancelled(&hand.parent)),
     );
     case(
         "tracking on: keyed, this thread's Collector records every scope vs off",
@@ -152,11 +149,11 @@ fn main() {
         &mut || {
             let collector = Collector::new();
             let attached = collector.attach_current_thread();
-            let ns = timed!(rt, n, |i| calls::macro_keyed(i).await);
+            let ns = timed!(rt, n, |i| calls::macro_keyed(i));
             drop(attached);
             ns
         },
-        &mut || timed!(rt, n, |i| calls::macro_keyed(i).await),
+        &mut || timed!(rt, n, |i| calls::macro_keyed(i)),
     );
     case(
         "tracking on: anonymous, this thread's Collector records every scope vs off",
@@ -164,11 +161,11 @@ fn main() {
         &mut || {
             let collector = Collector::new();
             let attached = collector.attach_current_thread();
-            let ns = timed!(rt, n, |i| calls::macro_anonymous(i).await);
+            let ns = timed!(rt, n, |i| calls::macro_anonymous(i));
             drop(attached);
             ns
         },
-        &mut || timed!(rt, n, |i| calls::macro_anonymous(i).await),
+        &mut || timed!(rt, n, |i| calls::macro_anonymous(i)),
     );
     let elsewhere = Elsewhere::start();
     case(
@@ -176,11 +173,11 @@ fn main() {
         1.05,
         &mut || {
             elsewhere.set(true);
-            let ns = timed!(rt, n, |i| calls::macro_keyed(i).await);
+            let ns = timed!(rt, n, |i| calls::macro_keyed(i));
             elsewhere.set(false);
             ns
         },
-        &mut || timed!(rt, n, |i| calls::macro_keyed(i).await),
+        &mut || timed!(rt, n, |i| calls::macro_keyed(i)),
     );
     drop(root);
     assert!(REG.is_empty());

@@ -197,6 +197,21 @@ pub fn print_table(title: &str, rows: &[Row]) {
     }
 }
 
+/// Awaits `fut`, polling it from a function of its own that is never inlined
+/// into the caller (one per future type, shared by every case using it).
+pub async fn call<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| poll_call(fut.as_mut(), cx)).await
+}
+
+#[inline(never)]
+fn poll_call<F: std::future::Future>(
+    fut: std::pin::Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<F::Output> {
+    fut.poll(cx)
+}
+
 /// A current-thread runtime, as the calibration numbers used.
 pub fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
