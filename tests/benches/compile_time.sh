@@ -29,6 +29,9 @@ set -euo pipefail
 # Incremental compilation off: a touched, unchanged file would otherwise be
 # served from the incremental cache and the expansions never re-checked.
 export CARGO_INCREMENTAL=0
+# Each generated crate builds into its own target directory, whatever the
+# caller's environment says.
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR
 
 FNS=${FNS:-200}
 RUNS=${RUNS:-3}
