@@ -32,8 +32,7 @@ pub fn enter<K: Key>(
 
 /// Enters an anonymous scope for an annotated fn.
 pub fn enter_anonymous(site: &'static Site, parent: Option<&CancellationToken>) -> Scope {
-    let ct = parent.map_or_else(CancellationToken::new, CancellationToken::child_token);
-    Scope::with_origin(ct, Origin::Site(site))
+    Scope::under(parent, Origin::Site(site))
 }
 
 /// Races `body` against the scope (unless `cooperative`) and the timeout.

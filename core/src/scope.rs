@@ -13,7 +13,7 @@ use crate::registry::link::{Link, TaskGuard};
 use crate::run::Run;
 use crate::site::Origin;
 use crate::token::{Node, Scoped, Token};
-use crate::tracking::Tracked;
+use crate::tracking::{KeyRef, Tracked};
 
 /// An RAII guard that owns one cancellation token.
 ///
@@ -50,7 +50,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub(crate) fn new(node: Arc<Node>, link: Option<Link>, key: Option<String>) -> Scope {
+    pub(crate) fn new(node: Arc<Node>, link: Option<Link>, key: Option<KeyRef>) -> Scope {
         let tracked = crate::tracking::attach(&node, key);
         Scope {
             token: Token::from_node(node),
@@ -62,10 +62,6 @@ impl Scope {
 
     pub(crate) fn from_node(node: Arc<Node>) -> Scope {
         Scope::new(node, None, None)
-    }
-
-    pub(crate) fn with_origin(ct: CancellationToken, origin: Origin) -> Scope {
-        Scope::from_node(Node::new(ct, origin))
     }
 
     /// A scope whose token is a child of `parent`, or a root without one.

@@ -120,9 +120,10 @@ impl<K: Key> Registry<K> {
         // the shard lock. A refused node is dropped un-cancelled, unseen.
         let node = Node::under(parent, origin);
         // Only while a leak checker is installed: one relaxed load otherwise.
-        let key_text = crate::tracking::is_active().then(|| format!("{key:?}"));
+        let key_ref =
+            crate::tracking::is_active().then(|| Arc::new(key.clone()) as crate::tracking::KeyRef);
         let link = self.add(key, &node)?;
-        Ok(Scope::new(node, Some(link), key_text))
+        Ok(Scope::new(node, Some(link), key_ref))
     }
 
     /// Indexes an existing scoped token under another `key`; the entry is

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cause::Cause;
 use crate::token::Node;
+use crate::tracking::KeyRef;
 
 /// One live scope, as a [`Collector`](super::Collector) recorded it: keyed
 /// or anonymous.
@@ -24,22 +25,22 @@ pub struct LiveScope {
 }
 
 impl LiveScope {
-    pub(crate) fn new(node: &Node, key: Option<String>) -> LiveScope {
+    pub(crate) fn new(node: &Node, key: Option<&KeyRef>) -> LiveScope {
         LiveScope {
             name: node.origin.name(),
             file: node.origin.file(),
             line: node.origin.line(),
-            key,
+            key: key.map(|key| format!("{key:?}")),
             age: node.born.age(),
             cause: node.cause(),
         }
     }
 
     /// Every record's scope, oldest first (the likeliest leaks lead).
-    pub(crate) fn list(records: Vec<(Arc<Node>, Option<String>)>) -> Vec<LiveScope> {
+    pub(crate) fn list(records: Vec<(Arc<Node>, Option<KeyRef>)>) -> Vec<LiveScope> {
         let mut scopes: Vec<LiveScope> = records
-            .into_iter()
-            .map(|(node, key)| LiveScope::new(&node, key))
+            .iter()
+            .map(|(node, key)| LiveScope::new(node, key.as_ref()))
             .collect();
         scopes.sort_by_key(|scope| std::cmp::Reverse(scope.age));
         scopes
