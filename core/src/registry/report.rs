@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::storage::Storage;
 use super::{Key, Registry};
 use crate::cause::Cause;
+use crate::facts::Facts;
 use crate::token::Node;
 
 /// One live scope (or indexed token), as [`Registry::report`] and
@@ -14,22 +15,14 @@ use crate::token::Node;
 #[derive(Clone, PartialEq, Eq)]
 pub struct ScopeInfo<K> {
     key: K,
-    name: &'static str,
-    file: &'static str,
-    line: u32,
-    age: Duration,
-    cause: Option<Cause>,
+    facts: Facts,
 }
 
 impl<K> ScopeInfo<K> {
     pub(crate) fn new(key: K, node: &Node) -> Self {
         ScopeInfo {
             key,
-            name: node.origin.name(),
-            file: node.origin.file(),
-            line: node.origin.line(),
-            age: node.born.age(),
-            cause: node.cause(),
+            facts: Facts::of(node),
         }
     }
 
@@ -39,55 +32,40 @@ impl<K> ScopeInfo<K> {
     }
     /// The scope's name: the annotated fn's path, or the name given at entry.
     pub fn name(&self) -> &str {
-        self.name
+        self.facts.name
     }
     /// The file where the scope was created.
     pub fn file(&self) -> &str {
-        self.file
+        self.facts.file
     }
     /// The line where the scope was created.
     pub fn line(&self) -> u32 {
-        self.line
+        self.facts.line
     }
     /// How long the scope had lived when the report was taken (coarse: a few ms).
     pub fn age(&self) -> Duration {
-        self.age
+        self.facts.age
     }
     /// `true` if its token was cancelled (the guard still holds the key).
     pub fn is_cancelled(&self) -> bool {
-        self.cause.is_some()
+        self.facts.cause.is_some()
     }
     /// Why its token was cancelled, if it was.
     pub fn cause(&self) -> Option<Cause> {
-        self.cause.clone()
+        self.facts.cause.clone()
     }
 }
 
 impl<K: fmt::Debug> fmt::Debug for ScopeInfo<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeInfo")
-            .field("key", &self.key)
-            .field("name", &self.name)
-            .field("file", &self.file)
-            .field("line", &self.line)
-            .field("age", &self.age)
-            .field("cause", &self.cause)
-            .finish()
+        self.facts.debug(f, "ScopeInfo", &self.key)
     }
 }
 
 /// `name (key 7) at src/jobs.rs:42, age 1.2s, live` — one line per scope.
 impl<K: fmt::Debug> fmt::Display for ScopeInfo<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (key {:?}) at {}:{}, age {:.1?}, ",
-            self.name, self.key, self.file, self.line, self.age
-        )?;
-        match &self.cause {
-            None => f.write_str("live"),
-            Some(cause) => write!(f, "cancelled ({cause}) but not ended"),
-        }
+        self.facts.write(f, Some(&format_args!("{:?}", self.key)))
     }
 }
 
@@ -101,24 +79,22 @@ impl<K: Key> Registry<K> {
 }
 
 pub(crate) fn report<K: Key>(storage: &Storage<K>) -> Vec<ScopeInfo<K>> {
-    {
-        let mut live: Vec<(K, Arc<Node>)> = Vec::new();
-        for shard in storage.shards() {
-            live.extend(
-                shard
-                    .lock()
-                    .iter()
-                    .map(|slot| (slot.key.clone(), slot.node.clone())),
-            );
-        }
-        let mut infos: Vec<ScopeInfo<K>> = live
-            .into_iter()
-            .map(|(key, node)| ScopeInfo::new(key, &node))
-            .collect();
-        // Oldest first: the likeliest leaks lead the list.
-        infos.sort_by_key(|info| std::cmp::Reverse(info.age));
-        infos
+    let mut live: Vec<(K, Arc<Node>)> = Vec::new();
+    for shard in storage.shards() {
+        live.extend(
+            shard
+                .lock()
+                .iter()
+                .map(|slot| (slot.key.clone(), slot.node.clone())),
+        );
     }
+    let mut infos: Vec<ScopeInfo<K>> = live
+        .into_iter()
+        .map(|(key, node)| ScopeInfo::new(key, &node))
+        .collect();
+    // Oldest first: the likeliest leaks lead the list.
+    infos.sort_by_key(|info| std::cmp::Reverse(info.facts.age));
+    infos
 }
 
 /// What [`Registry::shutdown`] left behind at its deadline.

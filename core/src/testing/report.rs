@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cause::Cause;
+use crate::facts::Facts;
 use crate::token::Node;
 use crate::tracking::KeyRef;
 
@@ -14,25 +15,17 @@ use crate::tracking::KeyRef;
 /// Its `Display` is the line [`ScopeInfo`](crate::ScopeInfo) prints, minus
 /// the key for anonymous scopes:
 /// `jobs::run (key 7) at src/jobs.rs:42, age 1.2s, live`.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LiveScope {
-    name: &'static str,
-    file: &'static str,
-    line: u32,
     key: Option<String>,
-    age: Duration,
-    cause: Option<Cause>,
+    facts: Facts,
 }
 
 impl LiveScope {
     pub(crate) fn new(node: &Node, key: Option<&KeyRef>) -> LiveScope {
         LiveScope {
-            name: node.origin.name(),
-            file: node.origin.file(),
-            line: node.origin.line(),
             key: key.map(|key| format!("{key:?}")),
-            age: node.born.age(),
-            cause: node.cause(),
+            facts: Facts::of(node),
         }
     }
 
@@ -42,21 +35,21 @@ impl LiveScope {
             .iter()
             .map(|(node, key)| LiveScope::new(node, key.as_ref()))
             .collect();
-        scopes.sort_by_key(|scope| std::cmp::Reverse(scope.age));
+        scopes.sort_by_key(|scope| std::cmp::Reverse(scope.facts.age));
         scopes
     }
 
     /// The scope's name: the annotated fn's path, or the name given at creation.
     pub fn name(&self) -> &str {
-        self.name
+        self.facts.name
     }
     /// The file where the scope was created.
     pub fn file(&self) -> &str {
-        self.file
+        self.facts.file
     }
     /// The line where the scope was created.
     pub fn line(&self) -> u32 {
-        self.line
+        self.facts.line
     }
     /// The key, formatted with `Debug`, for a scope entered in a registry.
     pub fn key(&self) -> Option<&str> {
@@ -64,29 +57,28 @@ impl LiveScope {
     }
     /// How long the scope had lived when listed (coarse: a few ms).
     pub fn age(&self) -> Duration {
-        self.age
+        self.facts.age
     }
     /// `true` if its token was cancelled (the guard is still alive).
     pub fn is_cancelled(&self) -> bool {
-        self.cause.is_some()
+        self.facts.cause.is_some()
     }
     /// Why its token was cancelled, if it was.
     pub fn cause(&self) -> Option<Cause> {
-        self.cause.clone()
+        self.facts.cause.clone()
+    }
+}
+
+impl fmt::Debug for LiveScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.facts.debug(f, "LiveScope", &self.key)
     }
 }
 
 impl fmt::Display for LiveScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)?;
-        if let Some(key) = &self.key {
-            write!(f, " (key {key})")?;
-        }
-        write!(f, " at {}:{}, age {:.1?}, ", self.file, self.line, self.age)?;
-        match &self.cause {
-            None => f.write_str("live"),
-            Some(cause) => write!(f, "cancelled ({cause}) but not ended"),
-        }
+        let key = self.key.as_ref().map(|key| key as &dyn fmt::Display);
+        self.facts.write(f, key)
     }
 }
 

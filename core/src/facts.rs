@@ -1,0 +1,68 @@
+//! What every report says about one scope, whichever report lists it.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::cause::Cause;
+use crate::token::Node;
+
+/// A scope's name, site, age and state, read from its node when a report is
+/// taken. [`ScopeInfo`](crate::ScopeInfo) and
+/// [`LiveScope`](crate::testing::LiveScope) wrap it with their kind of key.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct Facts {
+    pub(crate) name: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) age: Duration,
+    pub(crate) cause: Option<Cause>,
+}
+
+impl Facts {
+    /// Reads the node now; computes the cause (see [`Node::cause`]), so never
+    /// call it under a lock.
+    pub(crate) fn of(node: &Node) -> Facts {
+        Facts {
+            name: node.origin.name(),
+            file: node.origin.file(),
+            line: node.origin.line(),
+            age: node.born.age(),
+            cause: node.cause(),
+        }
+    }
+
+    /// The `Debug` form of a report's entry: its key, then the facts, flat.
+    pub(crate) fn debug(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        type_name: &str,
+        key: &dyn fmt::Debug,
+    ) -> fmt::Result {
+        f.debug_struct(type_name)
+            .field("key", key)
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .field("age", &self.age)
+            .field("cause", &self.cause)
+            .finish()
+    }
+
+    /// `name (key 7) at src/jobs.rs:42, age 1.2s, live`: the one-line form
+    /// of every report; `key` is written as given.
+    pub(crate) fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        key: Option<&dyn fmt::Display>,
+    ) -> fmt::Result {
+        f.write_str(self.name)?;
+        if let Some(key) = key {
+            write!(f, " (key {key})")?;
+        }
+        write!(f, " at {}:{}, age {:.1?}, ", self.file, self.line, self.age)?;
+        match &self.cause {
+            None => f.write_str("live"),
+            Some(cause) => write!(f, "cancelled ({cause}) but not ended"),
+        }
+    }
+}
