@@ -35,27 +35,30 @@ struct Counting {
     live: AtomicIsize,
 }
 
+impl Counting {
+    /// Passes `ptr` through, counting `delta` bytes if the call succeeded.
+    fn counted(&self, ptr: *mut u8, delta: isize) -> *mut u8 {
+        if !ptr.is_null() {
+            self.live.fetch_add(delta, Ordering::Relaxed);
+        }
+        ptr
+    }
+}
+
 // SAFETY: every call forwards to `System` unchanged; the counter is a side
 // effect that never touches the memory.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as ours.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            self.live
-                .fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        ptr
+        self.counted(unsafe { System.alloc(layout) }, layout.size() as isize)
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as ours.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            self.live
-                .fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        ptr
+        self.counted(
+            unsafe { System.alloc_zeroed(layout) },
+            layout.size() as isize,
+        )
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -68,11 +71,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: same contract as ours.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            let delta = new_size as isize - layout.size() as isize;
-            self.live.fetch_add(delta, Ordering::Relaxed);
-        }
-        new
+        self.counted(new, new_size as isize - layout.size() as isize)
     }
 }
 
