@@ -31,18 +31,21 @@
 //! and a scope carries one null pointer. While a collector records it, a
 //! scope also costs a thread-local read, a small allocation, an
 //! uncontended lock and a slab insert (and the same on drop); keyed scopes
-//! format their key with `Debug`. Measured on a shared 2-core VM, release
-//! build, one thread creating and dropping 2 million scopes, best of 5:
+//! keep a shared clone of their key, formatted only when a report is taken.
+//! Measured on a shared 2-core VM, release build (the `overhead` bench,
+//! `BENCHMARKS.md` in the repository: one thread, paired against the same
+//! call untracked):
 //!
-//! | per scope | tracking compiled out | off | on (a check's collector) | on (process-wide) |
-//! | --- | ---: | ---: | ---: | ---: |
-//! | `Scope::root()` + drop | 79 ns | 82 ns | 120 ns | 119 ns |
-//! | `Registry::enter(k)` + drop | 111 ns | 111 ns | 190 ns | 190 ns |
+//! | per call | off | on (this thread's collector) | on (another thread's only) |
+//! | --- | ---: | ---: | ---: |
+//! | `#[scoped_cancel]` | 105 ns | 148 ns (1.40×) | |
+//! | `#[scoped_cancel(registry, key)]` | 136 ns | 186 ns (1.36×) | 137 ns (1.00×) |
 //!
-//! Off is within the noise of not having tracking at all; on is 1.45× to
-//! 1.7× the cost of a scope. That is not negligible, so nothing is recorded
-//! unless a test or a check attaches a collector, or you switch process-wide
-//! tracking on at run time with [`track_process`]`(true)`. (A cargo feature
+//! With tracking compiled out, `Scope::root()` + drop measured 79 ns; with
+//! it off, 82 ns: within the noise. On is ≈ 1.4× the cost of a scope. That
+//! is not negligible, so nothing is recorded unless a test or a check
+//! attaches a collector, or you switch process-wide tracking on at run time
+//! with [`track_process`]`(true)`. (A cargo feature
 //! would not make the off path cheaper than its one load, and a run-time
 //! switch lets a production binary turn the listing on while debugging.)
 //!
