@@ -13,7 +13,7 @@ use crate::registry::link::{Link, TaskGuard};
 use crate::run::Run;
 use crate::site::Origin;
 use crate::token::{Node, Scoped, Token};
-use crate::tracking::{KeyRef, Tracked};
+use crate::tracking::KeyRef;
 
 /// An RAII guard that owns one cancellation token.
 ///
@@ -42,7 +42,8 @@ use crate::tracking::{KeyRef, Tracked};
 pub struct Scope {
     token: Token<Scoped>,
     link: Option<Link>,
-    _tracked: Option<Tracked>,
+    /// A collector recorded this scope: mark the node ended on drop.
+    tracked: bool,
     /// Set by [`Run`] once it has seen the token cancelled and read its
     /// cause: the drop then has nothing to record or cancel (saves a CAS and
     /// a lock on every cancelled call; measured on the fan-out of 100,000).
@@ -55,7 +56,7 @@ impl Scope {
         Scope {
             token: Token::from_node(node),
             link,
-            _tracked: tracked,
+            tracked,
             settled: false,
         }
     }
@@ -192,6 +193,10 @@ impl Drop for Scope {
         }
         if let Some(link) = self.link.take() {
             link.unlink(&self.token.node);
+        }
+        // Last: once a report no longer lists the scope, its key is free.
+        if self.tracked {
+            self.token.node.end_tracked();
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio_util::sync::{
@@ -52,6 +53,10 @@ pub(crate) struct Node {
     root: bool,
     pub(crate) origin: Origin,
     pub(crate) born: Stamp,
+    /// Set when the scope that owns this node drops, if a collector recorded
+    /// it: the record stays (weak) until the node is gone, and reports skip
+    /// it from now on. Fits in the padding after `cause` and `root`.
+    ended: AtomicBool,
 }
 
 impl Node {
@@ -80,6 +85,7 @@ impl Node {
             root,
             origin,
             born: Stamp::now(),
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -95,6 +101,16 @@ impl Node {
         }
         self.cause.record(Cause::Parent);
         self.cause.get()
+    }
+
+    /// Marks the owning scope as ended, for leak reports.
+    pub(crate) fn end_tracked(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+
+    /// `true` once the owning (tracked) scope has dropped.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 
     /// The cause if one is recorded, without looking at the token (no lock).

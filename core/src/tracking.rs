@@ -2,40 +2,44 @@
 //!
 //! # Structure
 //!
-//! A [`Collector`] holds one record (the scope's node and its key as text)
-//! per live scope, in a few mutex-guarded slabs ("shards"); a thread always
-//! uses the same shard, so the threads of one runtime rarely meet on a lock.
-//! A thread has at most one *current* collector (the thread-local
-//! `CURRENT`): a test's block-on thread and its runtime's threads while the
-//! test runs. The *process* collector, while switched on with
-//! [`track_process`], takes the scopes of every thread that has no current
-//! collector. [`Scope::new`](crate::Scope) asks [`attach`] for a record; the
-//! returned [`Tracked`] handle lives in the scope and removes the record when
-//! the scope drops, on whatever thread that happens.
+//! A [`Collector`] holds one record list ([`Local`]) per thread attached to
+//! it, so recording a scope locks only the creating thread's own list, a
+//! lock no other thread takes except to read a report. A record is a weak
+//! reference to the scope's node (and its key, for keyed scopes); a scope
+//! marks its node *ended* when it drops, and a report lists the records
+//! whose node is alive and not ended. The owner prunes dead records when its
+//! list has doubled since the last prune, so a scope's end costs one store
+//! and no lock.
+//!
+//! A thread has at most one *current* list (the thread-local `CURRENT`): a
+//! test's block-on thread and its runtime's threads while the test runs.
+//! The *process* collector, while switched on with [`track_process`], takes
+//! the scopes of every thread that has no current list, into a list per
+//! thread made on first use. [`Scope::new`](crate::Scope) calls [`attach`].
 //!
 //! # Cost
 //!
 //! `ACTIVE` counts the attachments alive in the process, plus one while
 //! process tracking is on. While it is zero, [`attach`] and [`is_active`] are
 //! one relaxed load and a branch: the whole price of tracking when it is off.
-//! When it is on, a scope costs a thread-local read, a boxed handle, an
-//! uncontended lock, a slab insert and — for keyed scopes — a shared clone of
-//! the key ([`KeyRef`]), formatted only when a report is taken (see
-//! `testing`'s docs for the measured numbers).
+//! When it is on, a scope costs a thread-local read, an uncontended lock, a
+//! weak reference and a push; keyed scopes also keep a shared clone of the
+//! key ([`KeyRef`]), formatted only when a report is taken. Its end costs a
+//! store (see `testing`'s docs for the measured numbers).
 //!
 //! # Invariants
 //!
-//! 1. A record is removed only through its own `Tracked` handle, which the
-//!    scope owns; a slot index is reused only after that removal.
+//! 1. A record never keeps a node alive (it is weak), so a leak report can
+//!    never be the reason something leaks; a record is dropped only once its
+//!    node is gone.
 //! 2. No lock of this module is held while user code runs (`Debug` for keys
-//!    runs on the snapshot, a key's `Drop` after the record is removed),
-//!    while a node is dropped, or while a cause is computed: snapshots clone
-//!    the `Arc`s out and work after unlocking.
-//! 3. Only one shard lock is held at a time, and no other lock is taken under
-//!    it, except the `COLLECTORS` list lock, which is never held while a
-//!    shard lock is taken.
+//!    runs on the snapshot, a pruned key is dropped after unlocking), while a
+//!    node is dropped, or while a cause is computed: snapshots upgrade the
+//!    records under the lock and read them after unlocking.
+//! 3. Locks nest in one order only: a collector's list of locals, then one
+//!    local's records; `COLLECTORS` is never held while either is taken.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,36 +54,31 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// Whether the process collector takes the scopes of unattached threads.
 static PROCESS_ON: AtomicBool = AtomicBool::new(false);
 
-/// The process collector, created the first time it is switched on. A
-/// `&'static` so that its records hold no reference count that every thread
-/// would write.
+/// The process collector, created the first time it is switched on.
 static PROCESS: OnceLock<Collector> = OnceLock::new();
 
 /// Every per-runtime collector ever created and not yet dropped, for
-/// [`live_scopes`]. Pruned when collectors are created.
+/// [`live_scopes`](crate::testing::live_scopes). Pruned when collectors are
+/// created.
 static COLLECTORS: Mutex<Vec<Weak<Collector>>> = Mutex::new(Vec::new());
 
-/// Shards per collector. A thread keeps its shard for life.
-const SHARDS: usize = 16;
-
-/// Hands out shard indices to threads in turn.
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    static CURRENT: RefCell<Option<Arc<Collector>>> = const { RefCell::new(None) };
-    static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// This thread's list in the collector it is attached to, if any.
+    static CURRENT: RefCell<Option<Arc<Local>>> = const { RefCell::new(None) };
+    /// This thread's list in the process collector, made on first use.
+    static PROCESS_LOCAL: RefCell<Option<Arc<Local>>> = const { RefCell::new(None) };
     /// The attachment a runtime's `on_thread_start` hook made on this thread.
     static HOOKED: RefCell<Option<AttachGuard>> = const { RefCell::new(None) };
 }
 
 /// A keyed scope's key as a record keeps it: a clone, formatted with `Debug`
 /// only when a report is taken. Formatting at entry cost more than the rest
-/// of the record (≈ 560 of 940 instructions per tracked keyed scope).
+/// of the record did (≈ 560 of 940 instructions per tracked keyed scope).
 pub(crate) type KeyRef = Arc<dyn fmt::Debug + Send + Sync>;
 
 /// `true` if a scope created on this thread now would be recorded, so a
-/// registry knows whether to keep a clone of the key. One relaxed load while no
-/// collector is attached anywhere and process tracking is off.
+/// registry knows whether to keep a clone of the key. One relaxed load while
+/// no collector is attached anywhere and process tracking is off.
 #[inline]
 pub(crate) fn is_active() -> bool {
     ACTIVE.load(Ordering::Relaxed) != 0 && would_record()
@@ -90,51 +89,40 @@ fn would_record() -> bool {
     local.unwrap_or(false) || (PROCESS_ON.load(Ordering::Relaxed) && PROCESS.get().is_some())
 }
 
-/// Records a new scope in this thread's collector, or the process one.
+/// Records a new scope in this thread's list, or in the process
+/// collector's; `true` if it was recorded, and then the scope must
+/// [`end`](Node::end_tracked) its node when it drops.
 #[inline]
-pub(crate) fn attach(node: &Arc<Node>, key: Option<KeyRef>) -> Option<Tracked> {
+pub(crate) fn attach(node: &Arc<Node>, key: Option<KeyRef>) -> bool {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
-        return None;
+        return false;
     }
     attach_slow(node, key)
 }
 
 #[inline(never)]
-fn attach_slow(node: &Arc<Node>, key: Option<KeyRef>) -> Option<Tracked> {
-    let owner = current_owner()?;
-    let shard = shard_index();
-    let slot = lock(&owner.get().shards[shard].0).insert(Record {
-        node: node.clone(),
+fn attach_slow(node: &Arc<Node>, key: Option<KeyRef>) -> bool {
+    let mut record = Some(Record {
+        node: Arc::downgrade(node),
         key,
     });
-    Some(Tracked(Box::new(TrackedInner { owner, shard, slot })))
-}
-
-/// The collector a scope created on this thread now would be recorded in.
-fn current_owner() -> Option<Owner> {
     // `try_with`: a scope may be created while thread-locals are torn down.
-    let local = CURRENT
-        .try_with(|current| current.borrow().clone())
-        .ok()
-        .flatten();
-    if let Some(collector) = local {
-        return Some(Owner::Local(collector));
+    let _ = CURRENT.try_with(|current| {
+        if let Some(local) = &*current.borrow() {
+            local.push(&mut record);
+        }
+    });
+    if record.is_some() && PROCESS_ON.load(Ordering::Relaxed) {
+        if let Some(process) = PROCESS.get() {
+            let _ = PROCESS_LOCAL.try_with(|local| {
+                local
+                    .borrow_mut()
+                    .get_or_insert_with(|| process.new_local())
+                    .push(&mut record);
+            });
+        }
     }
-    if PROCESS_ON.load(Ordering::Relaxed) {
-        return PROCESS.get().map(Owner::Process);
-    }
-    None
-}
-
-fn shard_index() -> usize {
-    SHARD
-        .try_with(|shard| {
-            if shard.get() == usize::MAX {
-                shard.set(NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS);
-            }
-            shard.get()
-        })
-        .unwrap_or(0)
+    record.is_none()
 }
 
 /// Switches process-wide tracking on or off.
@@ -181,41 +169,77 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One live scope's record.
+/// One scope's record: weak, so that it never keeps the node alive.
 pub(crate) struct Record {
-    pub(crate) node: Arc<Node>,
+    node: Weak<Node>,
     /// The key, for keyed scopes.
-    pub(crate) key: Option<KeyRef>,
+    key: Option<KeyRef>,
 }
 
-/// A slab of records: a freed slot is reused by the next insert.
+/// One thread's records in one collector. Only that thread pushes; reports
+/// read it from anywhere.
 #[derive(Default)]
-struct Slab {
-    slots: Vec<Option<Record>>,
-    free: Vec<usize>,
-    len: usize,
+struct Local {
+    records: Mutex<Records>,
 }
 
-impl Slab {
-    fn insert(&mut self, record: Record) -> usize {
-        self.len += 1;
-        match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(record);
-                slot
+#[derive(Default)]
+struct Records {
+    list: Vec<Record>,
+    /// The list's length after the last prune: the next prune waits until
+    /// it has doubled (plus a little), so pruning costs O(1) per push.
+    kept: usize,
+}
+
+/// Records kept before the first prune.
+const PRUNE_SLACK: usize = 64;
+
+impl Local {
+    /// Moves `record` into the list, pruning first when it is due.
+    fn push(&self, record: &mut Option<Record>) {
+        let mut dead_keys = Vec::new();
+        {
+            let mut records = lock(&self.records);
+            if records.list.len() >= 2 * records.kept + PRUNE_SLACK {
+                records.prune(&mut dead_keys);
             }
-            None => {
-                self.slots.push(Some(record));
-                self.slots.len() - 1
-            }
+            records.list.extend(record.take());
         }
+        // Invariant 2: a key's `Drop` may be user code.
+        drop(dead_keys);
     }
 
-    fn remove(&mut self, slot: usize) -> Option<Record> {
-        let record = self.slots.get_mut(slot)?.take()?;
-        self.len -= 1;
-        self.free.push(slot);
-        Some(record)
+    /// The nodes of the records that are still alive, upgraded.
+    fn upgrade_all(&self, out: &mut Vec<(Arc<Node>, Option<KeyRef>)>) {
+        let records = lock(&self.records);
+        out.extend(records.list.iter().filter_map(|record| {
+            let node = record.node.upgrade()?;
+            Some((node, record.key.clone()))
+        }));
+    }
+
+    /// `true` if no record's node is alive.
+    fn is_dead(&self) -> bool {
+        let records = lock(&self.records);
+        records
+            .list
+            .iter()
+            .all(|record| record.node.strong_count() == 0)
+    }
+}
+
+impl Records {
+    /// Drops the records whose node is gone, handing their keys out to be
+    /// dropped after the lock.
+    fn prune(&mut self, dead_keys: &mut Vec<KeyRef>) {
+        self.list.retain_mut(|record| {
+            let alive = record.node.strong_count() > 0;
+            if !alive {
+                dead_keys.extend(record.key.take());
+            }
+            alive
+        });
+        self.kept = self.list.len();
     }
 }
 
@@ -232,19 +256,14 @@ impl Slab {
 /// build on this; use a collector directly to watch one runtime in
 /// production (see the module docs for the cost).
 pub struct Collector {
-    shards: [Shard; SHARDS],
+    /// One list per attachment (a thread attached twice has two).
+    locals: Mutex<Vec<Arc<Local>>>,
 }
-
-/// One shard, alone on its cache lines (two threads writing neighbouring
-/// shards would otherwise contend as if they shared one).
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard(Mutex<Slab>);
 
 impl Collector {
     fn bare() -> Collector {
         Collector {
-            shards: std::array::from_fn(|_| Shard::default()),
+            locals: Mutex::new(Vec::new()),
         }
     }
 
@@ -257,11 +276,19 @@ impl Collector {
         collector
     }
 
+    /// A new list for one thread, registered here for reports.
+    fn new_local(&self) -> Arc<Local> {
+        let local = Arc::new(Local::default());
+        lock(&self.locals).push(local.clone());
+        local
+    }
+
     /// Makes this the current thread's collector until the guard drops, when
     /// the thread's previous collector (if any) is restored. Drop nested
     /// guards in reverse order.
     pub fn attach_current_thread(self: &Arc<Self>) -> AttachGuard {
-        let previous = CURRENT.with(|current| current.borrow_mut().replace(self.clone()));
+        let local = self.new_local();
+        let previous = CURRENT.with(|current| current.borrow_mut().replace(local));
         ACTIVE.fetch_add(1, Ordering::SeqCst);
         AttachGuard {
             previous,
@@ -292,25 +319,36 @@ impl Collector {
             })
     }
 
-    /// Clones of the records, taken shard by shard (invariant 2: callers
-    /// read causes and ages after the locks are released).
+    /// The live scopes' nodes and keys. Invariant 2: the records are
+    /// upgraded under each list's lock; whether a scope has ended is read,
+    /// and the nodes of ended ones released, after it.
     pub(crate) fn snapshot(&self) -> Vec<(Arc<Node>, Option<KeyRef>)> {
+        let mut gone = Vec::new();
+        let locals: Vec<Arc<Local>> = {
+            let mut locals = lock(&self.locals);
+            // A list no thread pushes to any more, whose scopes are all gone.
+            locals.retain(|local| {
+                let keep = Arc::strong_count(local) > 1 || !local.is_dead();
+                if !keep {
+                    gone.push(local.clone());
+                }
+                keep
+            });
+            locals.clone()
+        };
+        // Invariant 2: the lists' keys are dropped after the lock.
+        drop(gone);
         let mut out = Vec::new();
-        for shard in &self.shards {
-            let slab = lock(&shard.0);
-            out.extend(
-                slab.slots
-                    .iter()
-                    .flatten()
-                    .map(|record| (record.node.clone(), record.key.clone())),
-            );
+        for local in &locals {
+            local.upgrade_all(&mut out);
         }
+        out.retain(|(node, _)| !node.has_ended());
         out
     }
 
     /// How many scopes recorded by this collector are still alive.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| lock(&shard.0).len).sum()
+        self.snapshot().len()
     }
 
     /// `true` if no scope recorded by this collector is alive.
@@ -319,8 +357,8 @@ impl Collector {
     }
 }
 
-impl std::fmt::Debug for Collector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Collector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Collector")
             .field("live", &self.len())
             .finish()
@@ -332,7 +370,7 @@ impl std::fmt::Debug for Collector {
 /// Bound to the thread it was made on (`!Send`).
 #[must_use = "the collector is detached again when this guard drops"]
 pub struct AttachGuard {
-    previous: Option<Arc<Collector>>,
+    previous: Option<Arc<Local>>,
     _thread_bound: PhantomData<*const ()>,
 }
 
@@ -345,45 +383,9 @@ impl Drop for AttachGuard {
     }
 }
 
-impl std::fmt::Debug for AttachGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for AttachGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AttachGuard").finish_non_exhaustive()
-    }
-}
-
-/// Who holds a record: the process collector (no reference count to bump)
-/// or a per-runtime one.
-enum Owner {
-    Process(&'static Collector),
-    Local(Arc<Collector>),
-}
-
-impl Owner {
-    fn get(&self) -> &Collector {
-        match self {
-            Owner::Process(collector) => collector,
-            Owner::Local(collector) => collector,
-        }
-    }
-}
-
-/// A scope's record in a collector; removes it when the scope drops.
-///
-/// Boxed, so that an untracked scope pays one null pointer for it.
-pub(crate) struct Tracked(Box<TrackedInner>);
-
-struct TrackedInner {
-    owner: Owner,
-    shard: usize,
-    slot: usize,
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        let inner = &self.0;
-        let record = lock(&inner.owner.get().shards[inner.shard].0).remove(inner.slot);
-        // Invariant 2: the node is released after the lock.
-        drop(record);
     }
 }
 
@@ -392,23 +394,51 @@ mod tests {
     use super::*;
     use crate::Scope;
 
+    fn list_len(collector: &Collector) -> usize {
+        let locals = lock(&collector.locals);
+        locals
+            .iter()
+            .map(|local| lock(&local.records).list.len())
+            .sum()
+    }
+
     #[test]
-    fn slab_reuses_freed_slots() {
-        let mut slab = Slab::default();
-        let node = || Record {
-            node: Node::new(
-                tokio_util::sync::CancellationToken::new(),
-                crate::site::Origin::caller("t"),
-            ),
-            key: None,
-        };
-        let a = slab.insert(node());
-        let b = slab.insert(node());
-        assert_eq!((a, b, slab.len), (0, 1, 2));
-        assert!(slab.remove(a).is_some());
-        assert!(slab.remove(a).is_none());
-        assert_eq!(slab.insert(node()), a);
-        assert_eq!(slab.len, 2);
+    fn records_of_gone_scopes_are_pruned_as_the_list_grows() {
+        let collector = Collector::new();
+        let _attached = collector.attach_current_thread();
+        for _ in 0..10_000 {
+            drop(Scope::root());
+        }
+        assert!(collector.is_empty());
+        // Pruned whenever the list reached 2 × kept + slack; nothing was kept.
+        assert!(
+            list_len(&collector) <= PRUNE_SLACK,
+            "{}",
+            list_len(&collector)
+        );
+        let live: Vec<Scope> = (0..1_000).map(|_| Scope::root()).collect();
+        for _ in 0..10_000 {
+            drop(Scope::root());
+        }
+        assert_eq!(collector.len(), 1_000);
+        assert!(list_len(&collector) <= 2 * 1_000 + PRUNE_SLACK);
+        drop(live);
+        assert!(collector.is_empty());
+    }
+
+    #[test]
+    fn an_ended_scope_is_not_listed_while_its_token_lives_and_no_record_keeps_a_node() {
+        let collector = Collector::new();
+        let _attached = collector.attach_current_thread();
+        let scope = Scope::root();
+        let token = scope.token();
+        assert_eq!(collector.len(), 1);
+        drop(scope);
+        assert!(collector.is_empty(), "ended, though its token is alive");
+        // The token is the node's only strong reference: records are weak.
+        assert_eq!(Arc::strong_count(&token.node), 1);
+        drop(token);
+        assert!(collector.is_empty());
     }
 
     #[test]
