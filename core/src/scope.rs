@@ -13,7 +13,6 @@ use crate::registry::link::{Link, TaskGuard};
 use crate::run::Run;
 use crate::site::Origin;
 use crate::token::{Node, Scoped, Token};
-use crate::tracking::KeyRef;
 
 /// An RAII guard that owns one cancellation token.
 ///
@@ -51,8 +50,8 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub(crate) fn new(node: Arc<Node>, link: Option<Link>, key: Option<KeyRef>) -> Scope {
-        let tracked = crate::tracking::attach(&node, key);
+    pub(crate) fn new(node: Arc<Node>, link: Option<Link>) -> Scope {
+        let tracked = crate::tracking::attach(&node, link.as_ref());
         Scope {
             token: Token::from_node(node),
             link,
@@ -62,7 +61,7 @@ impl Scope {
     }
 
     pub(crate) fn from_node(node: Arc<Node>) -> Scope {
-        Scope::new(node, None, None)
+        Scope::new(node, None)
     }
 
     /// A scope whose token is a child of `parent`, or a root without one.

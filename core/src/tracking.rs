@@ -20,21 +20,22 @@
 //! # Cost
 //!
 //! `ACTIVE` counts the attachments alive in the process, plus one while
-//! process tracking is on. While it is zero, [`attach`] and [`is_active`] are
-//! one relaxed load and a branch: the whole price of tracking when it is off.
+//! process tracking is on. While it is zero, [`attach`] is one relaxed load
+//! and a branch: the whole price of tracking when it is off.
 //! When it is on, a scope costs a thread-local read, an uncontended lock, a
-//! weak reference and a push; keyed scopes also keep a shared clone of the
-//! key ([`KeyRef`]), formatted only when a report is taken. Its end costs a
-//! store (see `testing`'s docs for the measured numbers).
+//! weak reference and a push; keyed scopes also keep a weak way back to
+//! their registry entry ([`KeyRef`]), where a report finds and formats the
+//! key. Its end costs a store (see `testing`'s docs for the measured
+//! numbers).
 //!
 //! # Invariants
 //!
 //! 1. A record never keeps a node alive (it is weak), so a leak report can
 //!    never be the reason something leaks; a record is dropped only once its
 //!    node is gone.
-//! 2. No lock of this module is held while user code runs (`Debug` for keys
-//!    runs on the snapshot, a pruned key is dropped after unlocking), while a
-//!    node is dropped, or while a cause is computed: snapshots upgrade the
+//! 2. No lock of this module is held while user code runs (records hold no
+//!    user data; keys are looked up and formatted from the snapshot), while
+//!    a node is dropped, or while a cause is computed: snapshots upgrade the
 //!    records under the lock and read them after unlocking.
 //! 3. Locks nest in one order only: a collector's list of locals, then one
 //!    local's records; `COLLECTORS` is never held while either is taken.
@@ -45,6 +46,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
+use crate::registry::link::{KeyRef, Link};
 use crate::token::Node;
 
 /// Attachments alive in the process, plus one while process tracking is on.
@@ -71,40 +73,30 @@ thread_local! {
     static HOOKED: RefCell<Option<AttachGuard>> = const { RefCell::new(None) };
 }
 
-/// A keyed scope's key as a record keeps it: a clone, formatted with `Debug`
-/// only when a report is taken. Formatting at entry cost more than the rest
-/// of the record did (≈ 560 of 940 instructions per tracked keyed scope).
-pub(crate) type KeyRef = Arc<dyn fmt::Debug + Send + Sync>;
-
-/// `true` if a scope created on this thread now would be recorded, so a
-/// registry knows whether to keep a clone of the key. One relaxed load while
-/// no collector is attached anywhere and process tracking is off.
-#[inline]
-pub(crate) fn is_active() -> bool {
-    ACTIVE.load(Ordering::Relaxed) != 0 && would_record()
-}
-
+/// `true` if a scope created on this thread now would be recorded.
+#[cfg(test)]
 fn would_record() -> bool {
     let local = CURRENT.try_with(|current| current.borrow().is_some());
     local.unwrap_or(false) || (PROCESS_ON.load(Ordering::Relaxed) && PROCESS.get().is_some())
 }
 
-/// Records a new scope in this thread's list, or in the process
-/// collector's; `true` if it was recorded, and then the scope must
-/// [`end`](Node::end_tracked) its node when it drops.
+/// Records a new scope (with the way back to its key, if it has a registry
+/// entry) in this thread's list, or in the process collector's; `true` if it
+/// was recorded, and then the scope must [`end`](Node::end_tracked) its node
+/// when it drops.
 #[inline]
-pub(crate) fn attach(node: &Arc<Node>, key: Option<KeyRef>) -> bool {
+pub(crate) fn attach(node: &Arc<Node>, link: Option<&Link>) -> bool {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
         return false;
     }
-    attach_slow(node, key)
+    attach_slow(node, link)
 }
 
 #[inline(never)]
-fn attach_slow(node: &Arc<Node>, key: Option<KeyRef>) -> bool {
+fn attach_slow(node: &Arc<Node>, link: Option<&Link>) -> bool {
     let mut record = Some(Record {
         node: Arc::downgrade(node),
-        key,
+        key: link.map(Link::key_ref),
     });
     // `try_with`: a scope may be created while thread-locals are torn down.
     let _ = CURRENT.try_with(|current| {
@@ -169,10 +161,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One scope's record: weak, so that it never keeps the node alive.
+/// One scope's record: weak, so that it never keeps the node alive, and
+/// holding no user data, so that dropping it runs no user code.
 pub(crate) struct Record {
     node: Weak<Node>,
-    /// The key, for keyed scopes.
+    /// The way back to the key, for keyed scopes.
     key: Option<KeyRef>,
 }
 
@@ -197,16 +190,11 @@ const PRUNE_SLACK: usize = 64;
 impl Local {
     /// Moves `record` into the list, pruning first when it is due.
     fn push(&self, record: &mut Option<Record>) {
-        let mut dead_keys = Vec::new();
-        {
-            let mut records = lock(&self.records);
-            if records.list.len() >= 2 * records.kept + PRUNE_SLACK {
-                records.prune(&mut dead_keys);
-            }
-            records.list.extend(record.take());
+        let mut records = lock(&self.records);
+        if records.list.len() >= 2 * records.kept + PRUNE_SLACK {
+            records.prune();
         }
-        // Invariant 2: a key's `Drop` may be user code.
-        drop(dead_keys);
+        records.list.extend(record.take());
     }
 
     /// The nodes of the records that are still alive, upgraded.
@@ -229,16 +217,9 @@ impl Local {
 }
 
 impl Records {
-    /// Drops the records whose node is gone, handing their keys out to be
-    /// dropped after the lock.
-    fn prune(&mut self, dead_keys: &mut Vec<KeyRef>) {
-        self.list.retain_mut(|record| {
-            let alive = record.node.strong_count() > 0;
-            if !alive {
-                dead_keys.extend(record.key.take());
-            }
-            alive
-        });
+    /// Drops the records whose node is gone.
+    fn prune(&mut self) {
+        self.list.retain(|record| record.node.strong_count() > 0);
         self.kept = self.list.len();
     }
 }
@@ -323,21 +304,12 @@ impl Collector {
     /// upgraded under each list's lock; whether a scope has ended is read,
     /// and the nodes of ended ones released, after it.
     pub(crate) fn snapshot(&self) -> Vec<(Arc<Node>, Option<KeyRef>)> {
-        let mut gone = Vec::new();
         let locals: Vec<Arc<Local>> = {
             let mut locals = lock(&self.locals);
             // A list no thread pushes to any more, whose scopes are all gone.
-            locals.retain(|local| {
-                let keep = Arc::strong_count(local) > 1 || !local.is_dead();
-                if !keep {
-                    gone.push(local.clone());
-                }
-                keep
-            });
+            locals.retain(|local| Arc::strong_count(local) > 1 || !local.is_dead());
             locals.clone()
         };
-        // Invariant 2: the lists' keys are dropped after the lock.
-        drop(gone);
         let mut out = Vec::new();
         for local in &locals {
             local.upgrade_all(&mut out);
@@ -447,7 +419,7 @@ mod tests {
         let inner = Collector::new();
         assert!(!would_record() || is_tracking_process());
         let outer_guard = outer.attach_current_thread();
-        assert!(is_active());
+        assert!(would_record());
         let a = Scope::root();
         {
             let _inner_guard = inner.attach_current_thread();

@@ -5,7 +5,7 @@
 //! its own reference count, so many threads entering scopes of one registry
 //! do not all bump the same atomic.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::token::Node;
 
@@ -14,6 +14,9 @@ pub(crate) trait Shard: Send + Sync {
     /// Removes the entry with this hash whose token is `node` (identity, not
     /// key equality), if it is still there.
     fn unlink(&self, hash: u64, node: &Arc<Node>);
+    /// The key of the entry with this hash whose token is `node`, formatted
+    /// with `Debug`, if it is still there: for leak reports.
+    fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String>;
     /// A task spawned from a scope of this registry started or ended.
     fn task_started(&self);
     fn task_ended(&self);
@@ -32,6 +35,31 @@ impl Link {
 
     pub(crate) fn unlink(self, node: &Arc<Node>) {
         self.shard.unlink(self.hash, node);
+    }
+
+    /// A weak way back to this entry's key, for a tracking record.
+    pub(crate) fn key_ref(&self) -> KeyRef {
+        KeyRef {
+            shard: Arc::downgrade(&self.shard),
+            hash: self.hash,
+        }
+    }
+}
+
+/// How a tracked keyed scope's record finds its key when a report is taken:
+/// the key stays in the registry, so recording a scope neither clones nor
+/// formats it, and the record holds no user data.
+#[derive(Clone)]
+pub(crate) struct KeyRef {
+    shard: Weak<dyn Shard>,
+    hash: u64,
+}
+
+impl KeyRef {
+    /// The key of `node`'s entry, formatted with `Debug`; `None` once the
+    /// entry (or the whole registry) is gone.
+    pub(crate) fn text(&self, node: &Arc<Node>) -> Option<String> {
+        self.shard.upgrade()?.key_text(self.hash, node)
     }
 }
 

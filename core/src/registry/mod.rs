@@ -119,11 +119,8 @@ impl<K: Key> Registry<K> {
         // Built before locking: allocation and the parent's lock stay outside
         // the shard lock. A refused node is dropped un-cancelled, unseen.
         let node = Node::under(parent, origin);
-        // Only while a leak checker is installed: one relaxed load otherwise.
-        let key_ref =
-            crate::tracking::is_active().then(|| Arc::new(key.clone()) as crate::tracking::KeyRef);
         let link = self.add(key, &node)?;
-        Ok(Scope::new(node, Some(link), key_ref))
+        Ok(Scope::new(node, Some(link)))
     }
 
     /// Indexes an existing scoped token under another `key`; the entry is

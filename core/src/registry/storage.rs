@@ -106,6 +106,16 @@ impl<K: Key> Shard for ShardImpl<K> {
         self.common.something_ended();
     }
 
+    fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String> {
+        let key = {
+            let table = self.lock();
+            let slot = table.find(hash, |slot| Arc::ptr_eq(&slot.node, node))?;
+            slot.key.clone()
+        };
+        // `Debug` and `K::drop` run here, outside the lock.
+        Some(format!("{key:?}"))
+    }
+
     fn task_started(&self) {
         self.common.tasks.fetch_add(1, Ordering::SeqCst);
     }

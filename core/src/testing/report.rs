@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::cause::Cause;
 use crate::facts::Facts;
+use crate::registry::link::KeyRef;
 use crate::token::Node;
-use crate::tracking::KeyRef;
 
 /// One live scope, as a [`Collector`](super::Collector) recorded it: keyed
 /// or anonymous.
@@ -22,9 +22,9 @@ pub struct LiveScope {
 }
 
 impl LiveScope {
-    pub(crate) fn new(node: &Node, key: Option<&KeyRef>) -> LiveScope {
+    pub(crate) fn new(node: &Arc<Node>, key: Option<&KeyRef>) -> LiveScope {
         LiveScope {
-            key: key.map(|key| format!("{key:?}")),
+            key: key.and_then(|key| key.text(node)),
             facts: Facts::of(node),
         }
     }
