@@ -5,11 +5,11 @@
 //! A [`Collector`] holds one record list ([`Local`]) per thread attached to
 //! it, so recording a scope locks only the creating thread's own list, a
 //! lock no other thread takes except to read a report. A record is a weak
-//! reference to the scope's node (and its key, for keyed scopes); a scope
-//! marks its node *ended* when it drops, and a report lists the records
-//! whose node is alive and not ended. The owner prunes dead records when its
-//! list has doubled since the last prune, so a scope's end costs one store
-//! and no lock.
+//! reference to the scope's node (and, for keyed scopes, a weak way back to
+//! the registry entry that holds the key); a scope marks its node *ended*
+//! when it drops, and a report lists the records whose node is alive and not
+//! ended. The owner prunes dead records when its list has doubled since the
+//! last prune, so a scope's end costs one store and no lock.
 //!
 //! A thread has at most one *current* list (the thread-local `CURRENT`): a
 //! test's block-on thread and its runtime's threads while the test runs.
