@@ -27,27 +27,27 @@
 //! # Cost
 //!
 //! While no collector is attached anywhere and process tracking is off,
-//! creating a scope pays one relaxed atomic load and a branch for tracking,
-//! and a scope carries one null pointer. While a collector records it, a
-//! scope also costs a thread-local read, a small allocation, an
-//! uncontended lock and a slab insert (and the same on drop); keyed scopes
-//! keep a shared clone of their key, formatted only when a report is taken.
-//! Measured on a shared 2-core VM, release build (the `overhead` bench,
-//! `BENCHMARKS.md` in the repository: one thread, paired against the same
-//! call untracked):
+//! creating a scope pays one relaxed atomic load and a branch for tracking.
+//! While a collector records it, a scope also costs a thread-local read, an
+//! uncontended lock (its thread's own record list), a weak reference and a
+//! push; its end costs one store. Keyed scopes are recorded with a weak way
+//! back to their registry entry, so a report shows the key without the key
+//! being cloned or formatted when the scope is entered. Measured on a shared
+//! 2-core VM, release build (the `overhead` bench, `BENCHMARKS.md` in the
+//! repository: one thread, paired against the same call untracked):
 //!
 //! | per call | off | on (this thread's collector) | on (another thread's only) |
 //! | --- | ---: | ---: | ---: |
-//! | `#[scoped_cancel]` | 105 ns | 148 ns (1.40×) | |
-//! | `#[scoped_cancel(registry, key)]` | 136 ns | 186 ns (1.36×) | 137 ns (1.00×) |
+//! | `#[scoped_cancel]` | 111 ns | 125 ns (1.13×) | |
+//! | `#[scoped_cancel(registry, key)]` | 131 ns | 153 ns (1.18×) | 134 ns (1.04×) |
 //!
 //! With tracking compiled out, `Scope::root()` + drop measured 79 ns; with
-//! it off, 82 ns: within the noise. On is ≈ 1.4× the cost of a scope. That
-//! is not negligible, so nothing is recorded unless a test or a check
+//! it off, 82 ns: within the noise. On is 1.13–1.18× the cost of a call.
+//! That is not negligible, so nothing is recorded unless a test or a check
 //! attaches a collector, or you switch process-wide tracking on at run time
-//! with [`track_process`]`(true)`. (A cargo feature
-//! would not make the off path cheaper than its one load, and a run-time
-//! switch lets a production binary turn the listing on while debugging.)
+//! with [`track_process`]`(true)`. (A cargo feature would not make the off
+//! path cheaper than its one load, and a run-time switch lets a production
+//! binary turn the listing on while debugging.)
 //!
 //! # Leak reports
 //!
