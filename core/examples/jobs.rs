@@ -264,12 +264,7 @@ mod hand_written {
                 () = tokio::time::sleep(GIVE_UP_AFTER) => Seen::GaveUp,
             },
             Kind::CancelById => {
-                tokio::spawn(async move {
-                    tokio::time::sleep(CANCEL_AFTER).await;
-                    while !cancel(job.id) {
-                        tokio::time::sleep(Duration::from_micros(100)).await;
-                    }
-                });
+                cancel_soon(job.id, cancel);
                 seen(run_job(&root, job).await)
             }
             _ => seen(run_job(&root, job).await),
@@ -314,17 +309,23 @@ mod scoped {
                 () = tokio::time::sleep(GIVE_UP_AFTER) => Seen::GaveUp,
             },
             Kind::CancelById => {
-                tokio::spawn(async move {
-                    tokio::time::sleep(CANCEL_AFTER).await;
-                    while !cancel(job.id) {
-                        tokio::time::sleep(Duration::from_micros(100)).await;
-                    }
-                });
+                cancel_soon(job.id, cancel);
                 seen(run_job(&root, job, limit).await)
             }
             _ => seen(run_job(&root, job, limit).await),
         }
     }
+}
+
+/// Another client cancels job `id` by id, shortly after it starts (retrying
+/// until the job is registered).
+fn cancel_soon(id: u64, cancel: fn(u64) -> bool) {
+    tokio::spawn(async move {
+        tokio::time::sleep(CANCEL_AFTER).await;
+        while !cancel(id) {
+            tokio::time::sleep(Duration::from_micros(100)).await;
+        }
+    });
 }
 
 fn seen(out: Result<u64, JobError>) -> Seen {
