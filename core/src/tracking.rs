@@ -163,10 +163,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// One scope's record: weak, so that it never keeps the node alive, and
 /// holding no user data, so that dropping it runs no user code.
-pub(crate) struct Record {
+struct Record {
     node: Weak<Node>,
     /// The way back to the key, for keyed scopes.
     key: Option<KeyRef>,
+}
+
+impl Record {
+    /// The node is gone, so the scope has ended and no report can list it.
+    fn is_gone(&self) -> bool {
+        self.node.strong_count() == 0
+    }
 }
 
 /// One thread's records in one collector. Only that thread pushes; reports
@@ -209,17 +216,14 @@ impl Local {
     /// `true` if no record's node is alive.
     fn is_dead(&self) -> bool {
         let records = lock(&self.records);
-        records
-            .list
-            .iter()
-            .all(|record| record.node.strong_count() == 0)
+        records.list.iter().all(Record::is_gone)
     }
 }
 
 impl Records {
     /// Drops the records whose node is gone.
     fn prune(&mut self) {
-        self.list.retain(|record| record.node.strong_count() > 0);
+        self.list.retain(|record| !record.is_gone());
         self.kept = self.list.len();
     }
 }
