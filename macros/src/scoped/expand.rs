@@ -388,6 +388,7 @@ fn erase(ty: &mut Type) {
     match ty {
         Type::ImplTrait(it) => {
             *ty = Type::Infer(syn::TypeInfer {
+                attrs: Vec::new(),
                 underscore_token: syn::Token![_](it.impl_token.span),
             });
         }
