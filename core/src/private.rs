@@ -10,6 +10,9 @@ pub use crate::site::Site;
 pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
 pub use core::time::Duration as StdDuration;
+/// For expansions that must build in the user's crate with the user's
+/// tokio features (`flavor = "multi_thread"` needs `rt-multi-thread`).
+pub use tokio;
 
 use crate::cause::Cancelled;
 use crate::registry::{Key, Registry};

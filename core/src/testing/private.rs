@@ -11,38 +11,36 @@ use super::check::{Background, LeakCheck, DEFAULT_GRACE};
 /// One test's runtime settings, from the attribute's arguments.
 #[derive(Debug)]
 pub struct Test {
-    multi_thread: bool,
-    worker_threads: Option<usize>,
+    builder: Builder,
     grace: Duration,
 }
 
 impl Test {
-    /// `flavor = "current_thread"` (the default).
-    pub const fn current_thread() -> Test {
+    /// A test on the runtime `builder` makes. The macro writes
+    /// `Builder::new_multi_thread()` in the user's crate for
+    /// `flavor = "multi_thread"`, so that flavor needs tokio's
+    /// `rt-multi-thread` feature there (as `#[tokio::test]` does) instead
+    /// of this library forcing it on every user.
+    pub fn new(builder: Builder) -> Test {
         Test {
-            multi_thread: false,
-            worker_threads: None,
+            builder,
             grace: DEFAULT_GRACE,
         }
     }
 
-    /// `flavor = "multi_thread"`.
-    pub const fn multi_thread() -> Test {
-        Test {
-            multi_thread: true,
-            worker_threads: None,
-            grace: DEFAULT_GRACE,
-        }
+    /// `flavor = "current_thread"` (the default).
+    pub fn current_thread() -> Test {
+        Test::new(Builder::new_current_thread())
     }
 
     /// `worker_threads = N` (validated by the macro: multi-thread only, N > 0).
-    pub const fn worker_threads(mut self, n: usize) -> Test {
-        self.worker_threads = Some(n);
+    pub fn worker_threads(mut self, n: usize) -> Test {
+        self.builder.worker_threads(n);
         self
     }
 
     /// `grace = "..."`, converted by the macro.
-    pub const fn grace_nanos(mut self, nanos: u64) -> Test {
+    pub fn grace_nanos(mut self, nanos: u64) -> Test {
         self.grace = Duration::from_nanos(nanos);
         self
     }
@@ -60,14 +58,7 @@ impl Test {
         F: Future,
         F::Output: Outcome,
     {
-        let mut builder = if self.multi_thread {
-            Builder::new_multi_thread()
-        } else {
-            Builder::new_current_thread()
-        };
-        if let Some(n) = self.worker_threads {
-            builder.worker_threads(n);
-        }
+        let mut builder = self.builder;
         builder.enable_all();
         let check = LeakCheck::new().grace(self.grace);
         let rt =

@@ -26,7 +26,9 @@ pub(crate) fn test_fn(config: &Config, test_fn: TestFn) -> TokenStream {
     let early = Ident::new("__scoped_cancel_out", Span::mixed_site());
     let private = quote!(::scoped_cancel::__private);
     let runtime = if config.multi_thread {
-        quote!(#private::testing::Test::multi_thread())
+        quote!(#private::testing::Test::new(
+            #private::tokio::runtime::Builder::new_multi_thread(),
+        ))
     } else {
         quote!(#private::testing::Test::current_thread())
     };

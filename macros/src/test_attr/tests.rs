@@ -57,7 +57,7 @@ fn expands_to_a_plain_test_fn_on_the_private_runner() {
         "{out}"
     );
     assert!(!out.contains("async fn"), "{out}");
-    assert!(out.contains(":: scoped_cancel :: __private :: testing :: Test :: multi_thread ()"));
+    assert!(out.contains(":: scoped_cancel :: __private :: testing :: Test :: new (:: scoped_cancel :: __private :: tokio :: runtime :: Builder :: new_multi_thread () ,)"));
     assert!(out.contains(". worker_threads (3)"), "{out}");
     assert!(out.contains(". grace_nanos (250000000)"), "{out}");
     assert!(!out.contains("compile_error"), "{out}");
