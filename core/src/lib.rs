@@ -380,9 +380,9 @@ pub use scoped_cancel_macros::scoped_cancel;
 /// | argument | meaning |
 /// | --- | --- |
 /// | `flavor = "current_thread"` | the default: one thread runs the body and every task |
-/// | `flavor = "multi_thread"` | a multi-thread runtime |
+/// | `flavor = "multi_thread"` | a multi-thread runtime (needs tokio's `rt-multi-thread` feature in your crate, as `#[tokio::test]` does) |
 /// | `worker_threads = N` | its number of workers (multi-thread only) |
-/// | `grace = "250ms"` | how long to wait for scopes and tasks that end a little after the body (default [`testing::DEFAULT_GRACE`], 500 ms; units `us`, `ms`, `s`, `m`) |
+/// | `grace = "250ms"` | how long to wait for scopes and tasks that end a little after the body (default [`testing::DEFAULT_GRACE`], 500 ms; the same grammar as `timeout`: whole numbers with units `h`, `m`, `s`, `ms`, `us`, `ns`, largest first, e.g. `"1m30s"`) |
 ///
 /// For a paused clock, call `tokio::time::pause()` first thing in the body
 /// (tokio's `test-util` feature); the grace period is then measured on the
