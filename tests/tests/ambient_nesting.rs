@@ -78,6 +78,13 @@ async fn a_keyed_nested_call_is_a_child_of_its_caller() {
     assert!(JOBS.is_empty());
 }
 
+/// Polls `fut` once with a no-op waker.
+fn poll_once<F: std::future::Future + ?Sized>(
+    fut: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
+
 #[tokio::test]
 async fn a_detached_call_outlives_its_caller() {
     #[scoped_cancel(detached, token = token, on_cancel = 0)]
@@ -91,17 +98,66 @@ async fn a_detached_call_outlives_its_caller() {
     let (done_tx, done_rx) = oneshot::channel();
     let request = Scope::root();
     let request_token = request.token();
-    // The caller hands the detached call's future to a task of its own.
-    let handle = request
-        .run(async move { tokio::spawn(background(tx, done_rx)) })
+    // The call starts (enters its scope) inside the request, which then
+    // ends, handing the call's future back to run on.
+    let call = request
+        .run(async move {
+            let mut call = Box::pin(background(tx, done_rx));
+            assert!(poll_once(call.as_mut()).is_pending());
+            call
+        })
         .await
         .unwrap();
     let detached = rx.await.unwrap();
     assert!(request_token.is_cancelled(), "the caller's scope has ended");
     assert!(!detached.is_cancelled());
-    assert_eq!(detached.cause(), None);
     done_tx.send(()).unwrap();
-    assert_eq!(handle.await.unwrap(), 7);
+    assert_eq!(call.await, 7);
+}
+
+#[tokio::test]
+async fn without_detached_the_same_call_ends_with_its_caller() {
+    #[scoped_cancel(token = token, on_cancel = 0)]
+    async fn nested(started: oneshot::Sender<Token>, done: oneshot::Receiver<()>) -> u8 {
+        let _ = started.send(token);
+        let _ = done.await;
+        7
+    }
+
+    let (tx, rx) = oneshot::channel();
+    let (_done_tx, done_rx) = oneshot::channel();
+    let call = Scope::root()
+        .run(async move {
+            let mut call = Box::pin(nested(tx, done_rx));
+            assert!(poll_once(call.as_mut()).is_pending());
+            call
+        })
+        .await
+        .unwrap();
+    let token = rx.await.unwrap();
+    assert_eq!(token.cause(), Some(Cause::Parent));
+    assert_eq!(call.await, 0);
+}
+
+#[tokio::test]
+async fn a_call_first_polled_by_a_plain_spawn_is_a_root() {
+    // The scope is entered at the first poll, where the current scope is
+    // read: a future handed to `tokio::spawn` before that starts with none.
+    #[scoped_cancel(token = token)]
+    async fn started(out: oneshot::Sender<Token>) {
+        let _ = out.send(token);
+        std::future::pending::<()>().await;
+    }
+
+    let (tx, rx) = oneshot::channel();
+    let request = Scope::root();
+    let task = request
+        .run(async move { tokio::spawn(started(tx)) })
+        .await
+        .unwrap();
+    let token = rx.await.unwrap();
+    assert!(!token.is_cancelled());
+    task.abort();
 }
 
 #[tokio::test]
