@@ -55,12 +55,13 @@ fn epoch() -> std::time::Instant {
     })
 }
 
-fn encode(at: Instant) -> u64 {
+/// `at` as nanoseconds since the epoch (kept in one word by `Run` too).
+pub(crate) fn encode(at: Instant) -> u64 {
     let since = at.into_std().saturating_duration_since(epoch());
     u64::try_from(since.as_nanos()).map_or(NONE - 1, |nanos| nanos.min(NONE - 1))
 }
 
-fn decode(nanos: u64) -> Instant {
+pub(crate) fn decode(nanos: u64) -> Instant {
     Instant::from_std(epoch() + Duration::from_nanos(nanos))
 }
 
