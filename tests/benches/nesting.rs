@@ -17,7 +17,7 @@ mod common;
 use std::hint::black_box;
 
 use common::{ns_per, paired, print_table, Options, Row};
-use scoped_cancel::{scoped_cancel, Cancelled, Scope};
+use scoped_cancel::{scoped_cancel, Cancelled, Scope, Token};
 use tokio_util::sync::CancellationToken;
 
 #[scoped_cancel]
@@ -33,6 +33,13 @@ async fn middle(id: u64) -> Result<u64, Cancelled> {
 #[scoped_cancel]
 async fn top(id: u64) -> Result<u64, Cancelled> {
     middle(id).await
+}
+
+/// Depth 1 with the parent threaded by hand, as before the ambient scope:
+/// what the ambient lookup itself costs is the difference from `leaf`.
+#[scoped_cancel(parent = parent)]
+async fn leaf_explicit(id: u64, parent: &Token) -> Result<u64, Cancelled> {
+    Ok(black_box(id))
 }
 
 async fn hand_leaf(parent: &CancellationToken, id: u64) -> Option<u64> {
@@ -64,10 +71,11 @@ async fn hand_top(parent: &CancellationToken, id: u64) -> Option<u64> {
 /// Times `n` sequential calls of `$future` inside the outer scope `$outer`
 /// (ours: a `Scope` whose run is the current scope; hand: a token in scope).
 macro_rules! ours {
-    ($rt:expr, $n:expr, |$i:ident| $future:expr) => {{
+    ($rt:expr, $n:expr, |$outer:ident, $i:ident| $future:expr) => {{
         let n = $n;
         ns_per(n, || {
             $rt.block_on(Scope::root().run(async {
+                let $outer = Token::current().expect("inside the outer scope");
                 for $i in 0..n as u64 {
                     let _ = black_box(common::call($future).await);
                 }
@@ -109,13 +117,19 @@ fn main() {
 
     case(
         "nested depth 1: #[scoped_cancel] under the current scope vs child_token+guard+run_until_cancelled(parent passed)",
-        &mut || ours!(rt, n, |i| leaf(i)),
+        &mut || ours!(rt, n, |_outer, i| leaf(i)),
         &mut || hand!(rt, n, |parent, i| hand_leaf(&parent, i)),
     );
     case(
         "nested depth 3: three #[scoped_cancel] calls, each under its caller vs the same by hand, parent passed down",
-        &mut || ours!(rt, n, |i| top(i)),
+        &mut || ours!(rt, n, |_outer, i| top(i)),
         &mut || hand!(rt, n, |parent, i| hand_top(&parent, i)),
+    );
+
+    case(
+        "nested depth 1, parent = .. threaded by hand: #[scoped_cancel(parent)] vs the same hand-written",
+        &mut || ours!(rt, n, |outer, i| leaf_explicit(i, &outer)),
+        &mut || hand!(rt, n, |parent, i| hand_leaf(&parent, i)),
     );
 
     print_table("Nested calls (ns per outermost call)", &rows);
