@@ -2,44 +2,112 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
+use crate::ambient::{swap, Entered};
 use crate::cause::{Cancelled, Cause};
 use crate::scope::Scope;
+use crate::token::Node;
+
+/// A deadline not armed yet: relative ones start at the first poll.
+/// Absolute ones are kept encoded (`deadline::encode`), so that the enum
+/// fits in the 16 bytes of a `Duration` (its niche holds the tag).
+pub(crate) enum Timer {
+    After(Duration),
+    At(u64),
+}
+
+impl Timer {
+    pub(crate) fn at(deadline: Instant) -> Timer {
+        Timer::At(crate::deadline::encode(deadline))
+    }
+}
 
 pin_project! {
-    /// The future returned by [`Scope::run`] and [`Scope::run_timeout`].
+    /// The future returned by [`Scope::run`], [`Scope::run_timeout`] and
+    /// [`Scope::run_deadline`].
     ///
-    /// Fields drop in declaration order: the body first, the scope last, so
-    /// the body's destructors run before the token is cancelled and the key
-    /// is released.
+    /// While it polls (or drops) the body, its scope is the current one
+    /// ([`Token::current`](crate::Token::current)). The body drops first
+    /// and the scope last, so the body's destructors run before the token
+    /// is cancelled and the key is released.
     #[must_use = "futures do nothing unless polled; dropping this ends the scope"]
     pub struct Run<F> {
         #[pin]
-        body: F,
+        body: Body<F>,
         #[pin]
         deadline: Option<Sleep>,
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
-        timeout: Option<Duration>,
-        cooperative: bool,
+        timer: Option<Timer>,
         scope: Scope,
     }
 }
 
+pin_project! {
+    /// The user's future, and a second handle to the scope's node that is
+    /// swapped into the thread's current-scope slot while the future is
+    /// polled or dropped unfinished (no reference count is touched per poll).
+    struct Body<F> {
+        #[pin]
+        fut: F,
+        // Declared after `fut`, so it drops after it: see `Ambient`'s drop.
+        ambient: Ambient,
+    }
+
+    impl<F> PinnedDrop for Body<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Entered here; `fut` then drops inside the scope, and
+            // `ambient`'s own drop, next, swaps the scope back out (also
+            // if `fut`'s drop panics: the remaining fields still drop).
+            // A finished `async` body has nothing left to drop: no swaps.
+            let this = this.project();
+            if !this.ambient.finished {
+                swap(&mut this.ambient.handle);
+            }
+        }
+    }
+}
+
+/// What a [`Body`] swaps in, and two flags that fit in its padding (moving
+/// `cooperative` here keeps `Run` from growing by a word for `finished`).
+/// Only ever a field of a `Body`.
+struct Ambient {
+    handle: Option<Arc<Node>>,
+    cooperative: bool,
+    /// The body returned `Ready`.
+    finished: bool,
+}
+
+impl Drop for Ambient {
+    fn drop(&mut self) {
+        // Undoes the swap of `Body`'s drop, which has run just before.
+        if !self.finished {
+            swap(&mut self.handle);
+        }
+    }
+}
+
 impl<F: Future> Run<F> {
-    pub(crate) fn new(scope: Scope, body: F, timeout: Option<Duration>, cooperative: bool) -> Self {
+    pub(crate) fn new(scope: Scope, body: F, timer: Option<Timer>, cooperative: bool) -> Self {
         Run {
-            body,
+            body: Body {
+                fut: body,
+                ambient: Ambient {
+                    handle: Some(scope.node().clone()),
+                    cooperative,
+                    finished: false,
+                },
+            },
             deadline: None,
             waiter: None,
-            timeout,
-            cooperative,
+            timer,
             scope,
         }
     }
@@ -59,15 +127,32 @@ impl<F: Future> Future for Run<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some(timeout) = this.timeout.take() {
-            // Armed on the first poll: the deadline counts from when the call starts.
-            this.deadline.set(Some(tokio::time::sleep(timeout)));
+        if let Some(timer) = this.timer.take() {
+            // Armed on the first poll: a timeout counts from when the call
+            // starts, and the scope's deadline is set at that moment, before
+            // the body first runs and may read it. One centuries away
+            // (overflowing `Instant`) never fires.
+            let at = match timer {
+                Timer::After(timeout) => Instant::now().checked_add(timeout),
+                Timer::At(at) => Some(crate::deadline::decode(at)),
+            };
+            if let Some(at) = at {
+                this.scope.node().lower_deadline(at);
+                this.deadline.set(Some(tokio::time::sleep_until(at)));
+            }
         }
         // Biased: the body goes first, so finished work is never thrown away.
-        if let Poll::Ready(out) = this.body.poll(cx) {
+        let body = this.body.project();
+        let polled = {
+            let _current = Entered::new(&mut body.ambient.handle);
+            body.fut.poll(cx)
+        };
+        if let Poll::Ready(out) = polled {
+            body.ambient.finished = true;
             return Poll::Ready(Ok(out));
         }
-        if !*this.cooperative {
+        let cooperative = body.ambient.cooperative;
+        if !cooperative {
             if this.waiter.is_none() {
                 // A cause already recorded (cancelled before the body could
                 // finish): return without the waiter (a token clone and two
@@ -94,12 +179,25 @@ impl<F: Future> Future for Run<F> {
         if expired {
             this.deadline.set(None);
             this.scope.node().cancel_with(Cause::Deadline);
-            if !*this.cooperative {
+            if !cooperative {
                 return Poll::Ready(Err(Self::cancelled(this.scope)));
             }
             // Cooperative: the body watches the token, which was just
             // cancelled, and runs on until it notices.
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unarmed_deadline_takes_no_more_room_than_a_duration() {
+        assert_eq!(
+            std::mem::size_of::<Option<Timer>>(),
+            std::mem::size_of::<Option<Duration>>()
+        );
     }
 }

@@ -13,7 +13,6 @@ use std::hash::Hash;
 use std::sync::{Arc, OnceLock};
 
 use hashbrown::hash_table::Entry;
-use tokio_util::sync::CancellationToken;
 
 pub use entry::RegistryEntry;
 pub use error::EnterError;
@@ -106,7 +105,7 @@ impl<K: Key> Registry<K> {
         self.enter_at(
             key,
             Origin::caller("Registry::enter_child"),
-            Some(&parent.node.ct),
+            Some(&parent.node),
         )
     }
 
@@ -114,11 +113,16 @@ impl<K: Key> Registry<K> {
         &self,
         key: K,
         origin: Origin,
-        parent: Option<&CancellationToken>,
+        parent: Option<&Node>,
     ) -> Result<Scope, EnterError<K>> {
         // Built before locking: allocation and the parent's lock stay outside
         // the shard lock. A refused node is dropped un-cancelled, unseen.
-        let node = Node::under(parent, origin);
+        self.enter_node(key, Node::under(parent, origin))
+    }
+
+    /// Enters `key` with a node built by the caller (a child of the current
+    /// scope, built while no user code can run).
+    pub(crate) fn enter_node(&self, key: K, node: Arc<Node>) -> Result<Scope, EnterError<K>> {
         let link = self.add(key, &node)?;
         Ok(Scope::new(node, Some(link)))
     }
