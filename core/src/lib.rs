@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod cause;
+mod end_hook;
 mod facts;
 mod from_cancelled;
 mod registry;
