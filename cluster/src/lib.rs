@@ -104,5 +104,5 @@ mod scripts;
 pub use builder::Builder;
 pub use error::ClusterError;
 pub use names::Holder;
-pub use registry::{ClusterKey, ClusterRegistry};
+pub use registry::{ClusterKey, ClusterRegistry, RunResult};
 pub use report::ClusterScope;

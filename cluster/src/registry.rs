@@ -26,6 +26,10 @@ pub trait ClusterKey: Key + fmt::Display {}
 
 impl<K: Key + fmt::Display> ClusterKey for K {}
 
+/// What [`ClusterRegistry::run`] returns: the claim's outcome outside, the
+/// body's race against cancellation inside.
+pub type RunResult<T, K> = Result<Result<T, Cancelled>, ClusterError<K>>;
+
 /// A registry of scopes whose keys are exclusive across every process that
 /// shares a Redis server and a namespace. See the [crate docs](crate).
 pub struct ClusterRegistry<K: ClusterKey> {
@@ -358,21 +362,13 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     /// round trip that can also fail for reasons no [`Cause`] names (Redis
     /// unreachable). `run` keeps both visible: the outer `Result` is the
     /// claim, the inner one the body's race against cancellation.
-    pub async fn run<F: Future>(
-        &self,
-        key: K,
-        fut: F,
-    ) -> Result<Result<F::Output, Cancelled>, ClusterError<K>> {
+    pub async fn run<F: Future>(&self, key: K, fut: F) -> RunResult<F::Output, K> {
         let scope = self.enter(key).await?;
         Ok(scope.run(fut).await)
     }
 
     /// [`run`](Self::run) on a new tokio task.
-    pub fn spawn<F>(
-        &self,
-        key: K,
-        fut: F,
-    ) -> JoinHandle<Result<Result<F::Output, Cancelled>, ClusterError<K>>>
+    pub fn spawn<F>(&self, key: K, fut: F) -> JoinHandle<RunResult<F::Output, K>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
