@@ -8,7 +8,8 @@ use redis::Script;
 
 /// `KEYS[1]` lease key, `KEYS[2]` fence counter; `ARGV[1]` `node|scope`,
 /// `ARGV[2]` lease in ms. Returns `{1, value}` when acquired, `{0, holder}`
-/// when held. The fence counter starts at the server's clock in µs, so a
+/// when held (numbers are formatted with `%d`: Lua's default `..` turns
+/// 16 digits into an exponent). The fence counter starts at the server's clock in µs, so a
 /// counter lost with a restart without persistence resumes above any token
 /// it issued before (unless more than one grant per µs was made).
 pub(crate) const ACQUIRE: &str = r#"
@@ -16,11 +17,12 @@ local held = redis.call('GET', KEYS[1])
 if held then return {0, held} end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local t = redis.call('TIME')
-  redis.call('SET', KEYS[2], t[1] * 1000000 + t[2])
+  redis.call('SET', KEYS[2], t[1] .. string.rep('0', 6 - #t[2]) .. t[2])
 end
 local fence = redis.call('INCR', KEYS[2])
 local t = redis.call('TIME')
-local value = ARGV[1] .. '|' .. fence .. '|' .. (t[1] * 1000 + math.floor(t[2] / 1000))
+local since = string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
+local value = ARGV[1] .. '|' .. string.format('%d', fence) .. '|' .. since
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 return {1, value}
 "#;
