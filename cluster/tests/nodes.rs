@@ -54,8 +54,10 @@ fn three_nodes_racing_for_1000_keys_each_key_has_exactly_one_winner() {
         .iter()
         .map(|n| Node::start(n, &cfg, ENTRY))
         .collect();
-    for node in &mut nodes {
-        node.send("enter_many job 1000");
+    // Each node starts at a different key and goes round: every key is
+    // contended by a node early in its list and another late in it.
+    for (n, node) in nodes.iter_mut().enumerate() {
+        node.send(&format!("enter_many job 1000 {}", n * 333));
     }
     let mut owner = vec![None; 1000];
     for (n, node) in nodes.iter_mut().enumerate() {
@@ -74,11 +76,11 @@ fn three_nodes_racing_for_1000_keys_each_key_has_exactly_one_winner() {
         let value = get(&server, &format!("{{race}}:k:job{i}")).expect("held");
         assert!(value.starts_with(&nodes[n.unwrap()].id), "job{i}: {value}");
     }
+    // One node's report lists every holder on every node (a node may have
+    // lost every race: count the nodes that won some).
+    let winners: std::collections::BTreeSet<usize> = owner.iter().flatten().copied().collect();
     let report = nodes[0].ask("report", "@report");
-    assert_eq!(
-        report, "@report 1000 3",
-        "cluster-wide report from one node"
-    );
+    assert_eq!(report, format!("@report 1000 {}", winners.len()));
     for node in &mut nodes {
         node.ask("release_all", "@released");
     }

@@ -1,7 +1,7 @@
 //! Node processes: the test binary run again with `SC_NODE_URL` set, which
 //! makes its `node_process` test serve a line protocol on stdin/stdout.
 //!
-//! Commands: `enter K`, `exit K`, `enter_many PREFIX N`, `release_all`,
+//! Commands: `enter K`, `exit K`, `enter_many PREFIX N [FROM]`, `release_all`,
 //! `cancel K`, `holds K`, `report`, `shutdown MS`. Replies and events are
 //! lines starting with `@`: `@entered K FENCE`, `@occupied K NODE`,
 //! `@error K MSG`, `@cancelled K CAUSE`, `@exited K`, `@won N I,I,..`,
@@ -230,7 +230,9 @@ async fn serve(config: NodeConfig, name: String) {
             }
             (Some("enter_many"), Some(prefix)) => {
                 let n: usize = arg2.and_then(|n| n.parse().ok()).unwrap_or(0);
-                let tries = (0..n).map(|i| {
+                // Optional start offset, so racing nodes meet mid-way.
+                let from: usize = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                let tries = (0..n).map(|i| (i + from) % n.max(1)).map(|i| {
                     let registry = registry.clone();
                     let key = format!("{prefix}{i}");
                     async move { (i, registry.enter(key).await) }
