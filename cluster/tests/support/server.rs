@@ -1,5 +1,6 @@
 //! A private `redis-server` on a free loopback port, killed on drop.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -22,7 +23,9 @@ pub fn binary() -> Option<String> {
     if std::env::var_os("CI").is_some() {
         panic!("`{bin}` not found, and CI is set: install the redis-server package");
     }
-    eprintln!(
+    // Straight to the process's stderr: libtest captures `eprintln!`.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
          !! SKIPPED: `{bin}` not found. The cluster tests need a Redis server: \n\
          !! apt-get install redis-server (or set REDIS_SERVER_BIN). With CI set,\n\
@@ -121,6 +124,16 @@ impl RedisServer {
         format!("--- redis-server log (tail) ---\n{}", tail.join("\n"))
     }
 
+    /// Sends a signal (`STOP`, `CONT`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -149,6 +162,9 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            self.signal("CONT");
+        }
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
