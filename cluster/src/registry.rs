@@ -77,12 +77,10 @@ pub(crate) struct Inner<K> {
 
 impl<K> Drop for Inner<K> {
     fn drop(&mut self) {
-        for task in self
-            .tasks
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
+        // The release worker (first) is left to drain its queue: it ends
+        // when `releases`, dropped with `self`, is closed.
+        let tasks = self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for task in tasks.drain(..).skip(1) {
             task.abort();
         }
     }
