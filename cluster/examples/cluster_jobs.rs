@@ -28,7 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .node_name(name)
             .connect()
     };
-    let a = connect("a").await.map_err(|e| format!("{url}: {e} (is redis-server running?)"))?;
+    let a = connect("a")
+        .await
+        .map_err(|e| format!("{url}: {e} (is redis-server running?)"))?;
     let b = connect("b").await?;
     println!("node A = {}\nnode B = {}", a.node_id(), b.node_id());
 
@@ -49,7 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("B: cancel {job} -> {}", b.cancel(&job).await?);
     let outcome = running.await?;
-    println!("A: job ended: {:?}", outcome.map(|r| r.map_err(|c| c.cause())));
+    println!(
+        "A: job ended: {:?}",
+        outcome.map(|r| r.map_err(|c| c.cause()))
+    );
 
     // The claim is gone at once: B takes the key now.
     tokio::time::sleep(Duration::from_millis(20)).await;

@@ -70,6 +70,8 @@ pub(crate) struct Inner<K> {
     pub(crate) held: Mutex<HashMap<String, Held<K>>>,
     seq: AtomicU64,
     releases: mpsc::UnboundedSender<Release>,
+    /// Lease keys with a release queued and not yet sent.
+    pending: Arc<release::Pending>,
     pub(crate) kick: Arc<Notify>,
     refusing: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -113,7 +115,14 @@ impl<K: ClusterKey> Inner<K> {
     fn send_release(&self, rkey: String, prefix: String) {
         // Fails only once the worker is gone with the runtime; the lease
         // then expires on its own.
-        let _ = self.releases.send(Release::Key(rkey, prefix));
+        self.pending.add(&rkey);
+        if self
+            .releases
+            .send(Release::Key(rkey.clone(), prefix))
+            .is_err()
+        {
+            self.pending.remove(&rkey);
+        }
     }
 
     /// Waits until every release queued so far reached Redis (or failed).
@@ -200,6 +209,7 @@ impl<K: ClusterKey> ClusterRegistry<K> {
         let node = node_id(&b.node_name);
         let scripts = Arc::new(Scripts::new());
         let (releases, queue) = mpsc::unbounded_channel();
+        let pending = Arc::new(release::Pending::default());
         let subscription = if b.pubsub {
             Some(crate::listen::subscribe(&client, &names, &node, command_timeout).await?)
         } else {
@@ -218,12 +228,13 @@ impl<K: ClusterKey> ClusterRegistry<K> {
             held: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(1),
             releases,
+            pending: pending.clone(),
             kick: Arc::new(Notify::new()),
             refusing: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
         });
         let mut tasks = vec![
-            tokio::spawn(release::worker(conn, scripts, queue)),
+            tokio::spawn(release::worker(conn, scripts, queue, pending)),
             tokio::spawn(crate::lease::renew_loop(Arc::downgrade(&inner))),
         ];
         if let Some(sub) = subscription {
@@ -299,6 +310,11 @@ impl<K: ClusterKey> ClusterRegistry<K> {
                     };
                 }
             };
+            // This node's previous scope on the key ended a moment ago: let
+            // its delete land first rather than be refused by it.
+            if inner.pending.contains(&rkey) {
+                inner.flush_releases().await;
+            }
             let seq = inner.seq.fetch_add(1, Ordering::Relaxed);
             let claim = format!("{}|{seq}", inner.node);
             let sent = Instant::now();

@@ -2,7 +2,8 @@
 //! `Drop`, so cannot wait on Redis), batched into one script call per
 //! wake-up.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
@@ -16,6 +17,33 @@ pub(crate) enum Release {
     Flush(oneshot::Sender<()>),
 }
 
+/// Lease keys with a release queued, counted (a key may be entered and
+/// left again before the first delete is sent).
+#[derive(Default)]
+pub(crate) struct Pending(Mutex<HashMap<String, usize>>);
+
+impl Pending {
+    pub(crate) fn add(&self, rkey: &str) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *map.entry(rkey.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn remove(&self, rkey: &str) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(rkey) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(rkey);
+            }
+        }
+    }
+
+    pub(crate) fn contains(&self, rkey: &str) -> bool {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.contains_key(rkey)
+    }
+}
+
 /// Most keys per script call, so one call does not stall Redis for long.
 const BATCH: usize = 256;
 
@@ -23,6 +51,7 @@ pub(crate) async fn worker(
     mut conn: ConnectionManager,
     scripts: Arc<Scripts>,
     mut queue: mpsc::UnboundedReceiver<Release>,
+    pending: Arc<Pending>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
@@ -40,11 +69,14 @@ pub(crate) async fn worker(
         }
         if !keys.is_empty() {
             let mut call = scripts.release.prepare_invoke();
-            call.key(keys).arg(prefixes);
+            call.key(&keys).arg(prefixes);
             // On failure the claims expire with their leases; one retry
             // covers the reconnect that follows a dropped connection.
             if call.invoke_async::<i64>(&mut conn).await.is_err() {
                 let _ = call.invoke_async::<i64>(&mut conn).await;
+            }
+            for key in &keys {
+                pending.remove(key);
             }
         }
         for done in flushed {
