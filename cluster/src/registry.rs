@@ -402,9 +402,10 @@ impl<K: ClusterKey> ClusterRegistry<K> {
         let inner = &self.inner;
         let text = key.to_string();
         let rkey = inner.names.lease(&text);
-        if inner.cancel_local(&rkey, None) {
-            return Ok(true);
-        }
+        // A local holder is cancelled at once; Redis is asked all the same,
+        // since it, not this node's view, says who holds the key (after a
+        // restart without persistence another node may hold it already).
+        let local = inner.cancel_local(&rkey, None);
         let mut conn = inner.conn.clone();
         let mut call = inner.scripts.cancel.prepare_invoke();
         call.key(&rkey)
@@ -417,7 +418,7 @@ impl<K: ClusterKey> ClusterRegistry<K> {
         )
         .await
         .map_err(|_| ClusterError::Timeout)??;
-        Ok(holder.is_some())
+        Ok(local || holder.is_some())
     }
 
     /// The fencing token of this node's live claim on `key`: a number that

@@ -139,6 +139,30 @@ async fn cancel_reaches_the_holder_with_requested_and_it_keeps_the_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_reaches_the_holder_redis_names_even_when_this_node_thinks_it_holds_the_key() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let a = node(&server, "stale").await;
+    let b = node(&server, "stale").await;
+    let old = a.enter("k".to_string()).await.unwrap();
+    // The claim vanishes (as with a restart without persistence) and B
+    // takes the key before A's next renewal notices.
+    let _: () = redis::cmd("DEL")
+        .arg("{stale}:k:k")
+        .query(&mut server.conn())
+        .unwrap();
+    let new = b.enter("k".to_string()).await.unwrap();
+    assert!(a.cancel(&"k".to_string()).await.unwrap());
+    let token = new.token();
+    tokio::time::timeout(SOON, token.cancelled())
+        .await
+        .expect("B's scope cancelled");
+    assert_eq!(token.cause(), Some(Cause::Requested));
+    assert!(old.is_cancelled());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_lost_in_redis_cancels_with_parent_and_the_end_spares_the_new_holder() {
     let Some(server) = RedisServer::start() else {
         return;
