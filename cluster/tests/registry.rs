@@ -279,3 +279,26 @@ async fn shutdown_cancels_deletes_at_once_and_refuses() {
     ));
     drop(straggler);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_survives_an_emptied_script_cache() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let a = node(&server, "noscript").await;
+    let scope = a.enter("k".to_string()).await.unwrap();
+    // As after a restart or failover: EVALSHA answers NOSCRIPT.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut server.conn())
+        .unwrap();
+    // Wait out most of the lease: only renewals keep the claim alive.
+    tokio::time::sleep(LEASE * 2).await;
+    assert!(!scope.is_cancelled(), "{:?}", scope.token().cause());
+    assert!(a.holds(&"k".to_string()));
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg("{noscript}:k:k")
+        .query(&mut server.conn())
+        .unwrap();
+    assert!(ttl > 0, "claim renewed after SCRIPT FLUSH: PTTL {ttl}");
+}
