@@ -15,12 +15,11 @@ use redis::Script;
 pub(crate) const ACQUIRE: &str = r#"
 local held = redis.call('GET', KEYS[1])
 if held then return {0, held} end
+local t = redis.call('TIME')
 if redis.call('EXISTS', KEYS[2]) == 0 then
-  local t = redis.call('TIME')
   redis.call('SET', KEYS[2], t[1] .. string.rep('0', 6 - #t[2]) .. t[2])
 end
 local fence = redis.call('INCR', KEYS[2])
-local t = redis.call('TIME')
 local since = string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
 local value = ARGV[1] .. '|' .. string.format('%d', fence) .. '|' .. since
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
