@@ -43,6 +43,7 @@
 mod ambient;
 mod cause;
 mod deadline;
+mod end_hook;
 mod facts;
 mod from_cancelled;
 mod registry;

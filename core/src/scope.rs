@@ -208,6 +208,11 @@ impl Scope {
         })
     }
 
+    /// The registry link (or end hook, see [`Scope::on_end`]) run at drop.
+    pub(crate) fn link_mut(&mut self) -> &mut Option<Link> {
+        &mut self.link
+    }
+
     pub(crate) fn node(&self) -> &Arc<Node> {
         &self.token.node
     }

@@ -24,8 +24,8 @@ pub(crate) trait Shard: Send + Sync {
 
 /// A handle to one entry of one shard.
 pub(crate) struct Link {
-    shard: Arc<dyn Shard>,
-    hash: u64,
+    pub(crate) shard: Arc<dyn Shard>,
+    pub(crate) hash: u64,
 }
 
 impl Link {

@@ -1,0 +1,149 @@
+//! The renew loop: one pipelined compare-and-extend round for every held
+//! key each `lease / 3`, and the local lease clock that cancels scopes whose
+//! renewal was not confirmed in time.
+
+use std::sync::Weak;
+
+use redis::Pipeline;
+use scoped_cancel::Scope;
+use tokio::time::{sleep_until, timeout, Instant};
+
+use crate::registry::{ClusterKey, Inner};
+
+/// Most keys per script call within a round's pipeline.
+const BATCH: usize = 256;
+
+pub(crate) async fn renew_loop<K: ClusterKey>(weak: Weak<Inner<K>>) {
+    let Some(kick) = weak.upgrade().map(|inner| inner.kick.clone()) else {
+        return;
+    };
+    let mut next = Instant::now();
+    loop {
+        let wake = match weak.upgrade() {
+            Some(inner) => inner.earliest_expiry().map_or(next, |e| e.min(next)),
+            None => return,
+        };
+        let kicked = tokio::select! {
+            () = sleep_until(wake) => false,
+            () = kick.notified() => true,
+        };
+        let Some(inner) = weak.upgrade() else { return };
+        // The clock first: after a pause (SIGSTOP, a stalled VM) no scope
+        // acts on a lease that may have passed, and none is renewed.
+        inner.expire_overdue(Instant::now());
+        if kicked || Instant::now() >= next {
+            next = Instant::now() + inner.lease / 3;
+            inner.renew_round(next).await;
+        }
+    }
+}
+
+impl<K: ClusterKey> Inner<K> {
+    fn earliest_expiry(&self) -> Option<Instant> {
+        self.held()
+            .values()
+            .filter(|h| h.lease.is_some())
+            .map(|h| h.expires)
+            .min()
+    }
+
+    /// Cancels (with `Cause::Parent`) every scope whose local lease is over.
+    fn expire_overdue(&self, now: Instant) {
+        let lost: Vec<Scope> = self
+            .held()
+            .values_mut()
+            .filter(|h| h.expires <= now)
+            .filter_map(|h| h.lease.take())
+            .collect();
+        drop(lost);
+    }
+
+    /// One round: extend every live claim, cancel the lost ones, pass on
+    /// pending cancels. Gives up at `by` or the earliest local lease end.
+    async fn renew_round(&self, by: Instant) {
+        let (claims, earliest) = {
+            let held = self.held();
+            let claims: Vec<(String, String, std::sync::Arc<str>)> = held
+                .iter()
+                .filter(|(_, h)| h.lease.is_some())
+                .map(|(rkey, h)| {
+                    let text = &rkey[self.names.lease_prefix().len()..];
+                    (rkey.clone(), self.names.marker(text), h.value.clone())
+                })
+                .collect();
+            let earliest = held
+                .values()
+                .filter(|h| h.lease.is_some())
+                .map(|h| h.expires)
+                .min();
+            (claims, earliest)
+        };
+        if claims.is_empty() {
+            return;
+        }
+        let limit = earliest.map_or(by, |e| e.min(by));
+        let sent = Instant::now();
+        let Ok(Ok(statuses)) =
+            timeout(limit.saturating_duration_since(sent), self.extend(&claims)).await
+        else {
+            return; // the local clock cancels what cannot be confirmed
+        };
+        let expires = self.expiry_from(sent);
+        let mut lost = Vec::new();
+        let mut cancel = Vec::new();
+        {
+            let mut held = self.held();
+            for ((rkey, _, value), status) in claims.iter().zip(statuses) {
+                let Some(h) = held.get_mut(rkey) else {
+                    continue;
+                };
+                if !std::sync::Arc::ptr_eq(&h.value, value) || h.lease.is_none() {
+                    continue;
+                }
+                match status {
+                    0 => lost.extend(h.lease.take()),
+                    _ => {
+                        h.expires = expires;
+                        if status == 2 {
+                            cancel.push(h.key.clone());
+                        }
+                    }
+                }
+            }
+        }
+        drop(lost);
+        for key in cancel {
+            self.local.cancel(&key);
+        }
+    }
+
+    /// Sends the round as one pipeline of script calls; on `NOSCRIPT` (the
+    /// script cache is empty after a restart or failover) loads the script
+    /// and sends it once more.
+    async fn extend(
+        &self,
+        claims: &[(String, String, std::sync::Arc<str>)],
+    ) -> redis::RedisResult<Vec<i64>> {
+        let mut pipe = Pipeline::new();
+        for chunk in claims.chunks(BATCH) {
+            let cmd = pipe.cmd("EVALSHA");
+            cmd.arg(self.scripts.renew.get_hash()).arg(chunk.len() * 2);
+            for (rkey, marker, _) in chunk {
+                cmd.arg(rkey).arg(marker);
+            }
+            cmd.arg(self.lease.as_millis() as u64);
+            for (_, _, value) in chunk {
+                cmd.arg(&**value);
+            }
+        }
+        let mut conn = self.conn.clone();
+        let replies: Vec<Vec<i64>> = match pipe.query_async(&mut conn).await {
+            Err(e) if e.code() == Some("NOSCRIPT") => {
+                self.scripts.renew.load_async(&mut conn).await?;
+                pipe.query_async(&mut conn).await?
+            }
+            other => other?,
+        };
+        Ok(replies.into_iter().flatten().collect())
+    }
+}
