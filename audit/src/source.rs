@@ -1,0 +1,93 @@
+//! One source file: its text, its syntax tree, and text lookups by span.
+
+use proc_macro2::{LineColumn, Span};
+
+/// A file as read from disk (or handed in by a test).
+pub struct Source {
+    /// The path as the user will read it in diagnostics.
+    pub display: String,
+    pub text: String,
+}
+
+/// A file that parsed.
+pub struct Parsed {
+    pub src: Source,
+    pub ast: syn::File,
+    /// Bytes `syn::parse_file` skipped before the tree starts (a byte-order
+    /// mark), so that span offsets can index `src.text`.
+    skipped: usize,
+}
+
+/// A file that did not parse: where and why.
+#[derive(Debug, Clone)]
+pub struct ParseError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl Source {
+    pub fn parse(self) -> Result<Parsed, ParseError> {
+        match syn::parse_file(&self.text) {
+            Ok(ast) => {
+                let skipped = if self.text.starts_with('\u{feff}') { 3 } else { 0 };
+                Ok(Parsed {
+                    src: self,
+                    ast,
+                    skipped,
+                })
+            }
+            Err(e) => {
+                let at = e.span().start();
+                let err = ParseError {
+                    file: self.display.clone(),
+                    line: at.line,
+                    column: at.column + 1,
+                    message: e.to_string(),
+                };
+                Err(err)
+            }
+        }
+    }
+}
+
+impl Parsed {
+    /// The source text a span covers, if it lies in this file.
+    pub fn text_of(&self, span: Span) -> Option<&str> {
+        let r = span.byte_range();
+        self.src
+            .text
+            .get(r.start + self.skipped..r.end + self.skipped)
+    }
+
+    /// The 1-based line `line` without its line break.
+    pub fn line(&self, line: usize) -> &str {
+        self.src
+            .text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or("")
+    }
+}
+
+/// A position as diagnostics count it: lines and columns from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl From<LineColumn> for Pos {
+    fn from(lc: LineColumn) -> Pos {
+        Pos {
+            line: lc.line,
+            column: lc.column + 1,
+        }
+    }
+}
+
+/// Where a span starts and ends.
+pub fn range(span: Span) -> (Pos, Pos) {
+    (span.start().into(), span.end().into())
+}
