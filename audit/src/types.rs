@@ -8,7 +8,7 @@
 
 use crate::names::UseMap;
 use crate::source::Parsed;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use syn::visit::Visit;
 use syn::{Fields, GenericArgument, Generics, Path, PathArguments, Type};
 
@@ -63,7 +63,6 @@ const MAPS: &[&str] = &[
 const WRAPPERS: &[&str] = &[
     "Arc",
     "Rc",
-    "Weak",
     "Box",
     "Option",
     "Result",
@@ -108,8 +107,8 @@ const WRAPPERS: &[&str] = &[
     "ThreadLocal",
 ];
 
-/// Generic types that hold nothing of their arguments.
-const EMPTY: &[&str] = &["PhantomData", "PhantomPinned"];
+/// Generic types that keep nothing of their arguments alive.
+const EMPTY: &[&str] = &["PhantomData", "PhantomPinned", "Weak"];
 
 /// Expansion depth for aliases and generic crate types (also stops cycles).
 const MAX_DEPTH: u32 = 8;
@@ -149,6 +148,9 @@ pub struct Crate<'a> {
     types: HashMap<String, Vec<TypeDef<'a>>>,
     /// Per definition in `types`: does it hold a token.
     holder: HashMap<String, Vec<bool>>,
+    /// Types whose `Drop` cancels (`Scope`-like guards): a collection of
+    /// them is the fix, not the leak.
+    cancel_guards: HashSet<String>,
 }
 
 impl<'a> Crate<'a> {
@@ -160,6 +162,7 @@ impl<'a> Crate<'a> {
             aliases: HashMap::new(),
             types: HashMap::new(),
             holder: HashMap::new(),
+            cancel_guards: HashSet::new(),
         };
         for uses in &krate.uses {
             for (target, rename) in &uses.renames {
@@ -315,6 +318,9 @@ impl<'a> Crate<'a> {
         args: &[Info],
         depth: u32,
     ) -> Info {
+        if self.cancel_guards.contains(name) {
+            return Info::default();
+        }
         let flags = &self.holder[name];
         let holds_alone = match pick(defs.iter().map(|d| d.file), file) {
             Pick::One(i) => flags[i],
@@ -389,6 +395,9 @@ impl<'a> Crate<'a> {
 
     /// Whether `name` is a crate-local type that holds a token by itself.
     pub fn is_holder(&self, file: usize, name: &str) -> bool {
+        if self.cancel_guards.contains(name) {
+            return false;
+        }
         let (Some(defs), Some(flags)) = (self.types.get(name), self.holder.get(name)) else {
             return false;
         };
@@ -559,10 +568,40 @@ impl<'k, 'a> Visit<'a> for Defs<'k, 'a> {
             });
     }
 
+    fn visit_item_impl(&mut self, node: &'a syn::ItemImpl) {
+        let is_drop = node
+            .trait_
+            .as_ref()
+            .and_then(|(path, _)| path.segments.last())
+            .is_some_and(|s| s.ident == "Drop");
+        if let (true, Type::Path(tp)) = (is_drop, &*node.self_ty) {
+            let mut calls = CancelCalls(false);
+            for item in &node.items {
+                calls.visit_impl_item(item);
+            }
+            if let (true, Some(seg)) = (calls.0, tp.path.segments.last()) {
+                self.krate.cancel_guards.insert(seg.ident.to_string());
+            }
+        }
+        syn::visit::visit_item_impl(self, node);
+    }
+
     // Expressions hold no type definitions worth the walk, except in blocks.
     fn visit_expr(&mut self, node: &'a syn::Expr) {
         if let syn::Expr::Block(_) | syn::Expr::Async(_) | syn::Expr::Closure(_) = node {
             syn::visit::visit_expr(self, node);
         }
+    }
+}
+
+/// Whether a `drop` calls a `cancel*` method.
+struct CancelCalls(bool);
+
+impl<'a> Visit<'a> for CancelCalls {
+    fn visit_expr_method_call(&mut self, node: &'a syn::ExprMethodCall) {
+        if node.method.to_string().starts_with("cancel") {
+            self.0 = true;
+        }
+        syn::visit::visit_expr_method_call(self, node);
     }
 }

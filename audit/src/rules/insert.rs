@@ -72,7 +72,7 @@ impl<'a> Visit<'a> for GuardFinder {
                 if let syn::ImplItem::Fn(f) = item {
                     let mut body = Body::default();
                     body.visit_block(&f.block);
-                    for (root, _) in body.removals {
+                    for Removal { root, .. } in body.removals {
                         self.guards
                             .by_root
                             .entry(root)
@@ -160,15 +160,21 @@ impl<'a> FnFinder<'_, 'a> {
             let next_removal = body
                 .removals
                 .iter()
-                .filter(|(root, at)| *root == ins.root && *at > ins.pos)
-                .map(|(_, at)| *at)
-                .min();
+                .filter(|r| r.root == ins.root && r.pos > ins.pos)
+                .min_by_key(|r| r.pos);
             let exit = next_removal.and_then(|removal| {
                 body.exits
                     .iter()
-                    .filter(|(_, at)| *at > ins.pos && *at < removal)
-                    .min_by_key(|(_, at)| *at)
-                    .map(|&(kind, at)| (kind, at, removal))
+                    .filter(|e| e.pos > ins.pos && e.pos < removal.pos)
+                    // An exit of a nested closure or async block that holds
+                    // neither the insert nor the removal leaves only itself.
+                    .filter(|e| {
+                        e.region.is_none_or(|r| {
+                            ins.regions.contains(&r) || removal.regions.contains(&r)
+                        })
+                    })
+                    .min_by_key(|e| e.pos)
+                    .map(|e| (e.kind, e.pos, removal.pos))
             });
             let message = match (next_removal, exit) {
                 (Some(_), None) => continue,
@@ -286,14 +292,33 @@ struct Insert<'a> {
     through_field: bool,
     call: &'a ExprMethodCall,
     pos: Pos,
+    /// The closures and async blocks it sits in (ids, outermost first).
+    regions: Vec<usize>,
+}
+
+struct Removal {
+    root: String,
+    pos: Pos,
+    regions: Vec<usize>,
+}
+
+/// A point where the fn's future may stop: `.await`, `?`, `return`.
+struct ExitAt {
+    kind: Exit,
+    pos: Pos,
+    /// The innermost closure or async block around it.
+    region: Option<usize>,
 }
 
 /// What one fn body does, in source order.
 #[derive(Default)]
 struct Body<'a> {
     inserts: Vec<Insert<'a>>,
-    removals: Vec<(String, Pos)>,
-    exits: Vec<(Exit, Pos)>,
+    removals: Vec<Removal>,
+    exits: Vec<ExitAt>,
+    /// Closures and async blocks being visited, innermost last.
+    regions: Vec<usize>,
+    next_region: usize,
     /// Every name in a path: types built, fns called.
     mentions: HashSet<String>,
     /// `let map = JOBS.lock().unwrap();` -> map stands for JOBS.
@@ -303,6 +328,46 @@ struct Body<'a> {
 }
 
 impl Body<'_> {
+    fn exit(&mut self, kind: Exit, at: proc_macro2::Span) {
+        self.exits.push(ExitAt {
+            kind,
+            pos: at.start().into(),
+            region: self.regions.last().copied(),
+        });
+    }
+
+    fn region<F: FnOnce(&mut Self)>(&mut self, visit: F) {
+        self.regions.push(self.next_region);
+        self.next_region += 1;
+        visit(self);
+        self.regions.pop();
+    }
+
+    /// Exits inside a macro's tokens (`select!` arms with `?` or `return`).
+    fn exits_in_tokens(&mut self, tokens: proc_macro2::TokenStream) {
+        let mut after_dot = false;
+        for tt in tokens {
+            match tt {
+                proc_macro2::TokenTree::Group(g) => self.exits_in_tokens(g.stream()),
+                proc_macro2::TokenTree::Punct(p) if p.as_char() == '?' => {
+                    self.exit(Exit::Try, p.span());
+                }
+                proc_macro2::TokenTree::Ident(i) if i == "await" && after_dot => {
+                    self.exit(Exit::Await, i.span());
+                }
+                proc_macro2::TokenTree::Ident(i) if i == "return" => {
+                    self.exit(Exit::Return, i.span());
+                }
+                proc_macro2::TokenTree::Punct(p) if p.as_char() == '.' => {
+                    after_dot = true;
+                    continue;
+                }
+                _ => {}
+            }
+            after_dot = false;
+        }
+    }
+
     fn root_of(&self, e: &Expr) -> Option<(String, bool)> {
         let (root, field) = root(e)?;
         match self.aliases.get(&root) {
@@ -351,11 +416,16 @@ impl<'a> Visit<'a> for Body<'a> {
                     through_field,
                     call: node,
                     pos,
+                    regions: self.regions.clone(),
                 });
             }
         } else if REMOVALS.contains(&method.as_str()) {
             if let Some((root, _)) = self.root_of(&node.receiver) {
-                self.removals.push((root, pos));
+                self.removals.push(Removal {
+                    root,
+                    pos,
+                    regions: self.regions.clone(),
+                });
             }
         }
         syn::visit::visit_expr_method_call(self, node);
@@ -363,20 +433,35 @@ impl<'a> Visit<'a> for Body<'a> {
 
     fn visit_expr_await(&mut self, node: &'a syn::ExprAwait) {
         syn::visit::visit_expr_await(self, node);
-        self.exits
-            .push((Exit::Await, node.await_token.span.start().into()));
+        self.exit(Exit::Await, node.await_token.span);
     }
 
     fn visit_expr_try(&mut self, node: &'a syn::ExprTry) {
         syn::visit::visit_expr_try(self, node);
-        self.exits
-            .push((Exit::Try, node.question_token.span.start().into()));
+        self.exit(Exit::Try, node.question_token.span);
     }
 
     fn visit_expr_return(&mut self, node: &'a syn::ExprReturn) {
-        self.exits
-            .push((Exit::Return, node.return_token.span.start().into()));
+        self.exit(Exit::Return, node.return_token.span);
         syn::visit::visit_expr_return(self, node);
+    }
+
+    fn visit_expr_async(&mut self, node: &'a syn::ExprAsync) {
+        self.region(|b| syn::visit::visit_expr_async(b, node));
+    }
+
+    fn visit_expr_closure(&mut self, node: &'a syn::ExprClosure) {
+        self.region(|b| syn::visit::visit_expr_closure(b, node));
+    }
+
+    fn visit_macro(&mut self, node: &'a syn::Macro) {
+        // `select!` and `join!` await their branches themselves.
+        if let Some(seg) = node.path.segments.last() {
+            if matches!(seg.ident.to_string().as_str(), "select" | "join" | "try_join") {
+                self.exit(Exit::Await, seg.ident.span());
+            }
+        }
+        self.exits_in_tokens(node.tokens.clone());
     }
 
     fn visit_path(&mut self, node: &'a syn::Path) {
@@ -405,8 +490,10 @@ fn root(e: &Expr) -> Option<(String, bool)> {
             .segments
             .last()
             .map(|s| (s.ident.to_string(), false)),
-        Expr::Call(c) => match &*c.func {
-            Expr::Path(p) => p
+        // `jobs()` returns the collection; `lock(&JOBS)` passes it through.
+        Expr::Call(c) => match (c.args.first(), &*c.func) {
+            (Some(arg), _) => root(arg),
+            (None, Expr::Path(p)) => p
                 .path
                 .segments
                 .last()
