@@ -262,6 +262,7 @@ impl<'a> Visit<'a> for Tokenish<'_, '_> {
 #[derive(Clone, Copy, Debug)]
 enum Exit {
     Await,
+    AwaitMacro(&'static str),
     Try,
     Return,
 }
@@ -270,6 +271,7 @@ impl Exit {
     fn what(self) -> &'static str {
         match self {
             Exit::Await => "`.await`",
+            Exit::AwaitMacro(name) => name,
             Exit::Try => "`?`",
             Exit::Return => "`return`",
         }
@@ -277,7 +279,7 @@ impl Exit {
 
     fn consequence(self) -> &'static str {
         match self {
-            Exit::Await => {
+            Exit::Await | Exit::AwaitMacro(_) => {
                 "dropping the future there (an abort, a timeout, a lost `select!` branch) skips \
                  the removal"
             }
@@ -457,8 +459,14 @@ impl<'a> Visit<'a> for Body<'a> {
     fn visit_macro(&mut self, node: &'a syn::Macro) {
         // `select!` and `join!` await their branches themselves.
         if let Some(seg) = node.path.segments.last() {
-            if matches!(seg.ident.to_string().as_str(), "select" | "join" | "try_join") {
-                self.exit(Exit::Await, seg.ident.span());
+            let name = match seg.ident.to_string().as_str() {
+                "select" => Some("`select!`"),
+                "join" => Some("`join!`"),
+                "try_join" => Some("`try_join!`"),
+                _ => None,
+            };
+            if let Some(name) = name {
+                self.exit(Exit::AwaitMacro(name), seg.ident.span());
             }
         }
         self.exits_in_tokens(node.tokens.clone());
