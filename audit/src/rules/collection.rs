@@ -78,7 +78,9 @@ impl Visitor<'_, '_> {
             return;
         };
         if !is_local {
-            self.decls.token.insert(place.name().to_owned());
+            self.decls
+                .token
+                .insert(place.name().to_owned(), info.key.clone());
         }
         let what = match &info.via {
             Some(via) => format!("`{via}`s, which hold cancellation tokens"),
@@ -241,7 +243,7 @@ impl Visitor<'_, '_> {
             if let Type::Reference(_) | Type::Path(_) = &**ty {
                 let info = self.krate.analyze(self.file, ty, &[], 0);
                 if info.collection.is_some() {
-                    self.decls.token.insert(sig.ident.to_string());
+                    self.decls.token.insert(sig.ident.to_string(), info.key);
                 }
             }
         }

@@ -140,13 +140,13 @@ impl<'a> FnFinder<'_, 'a> {
     fn check_fn(&mut self, sig: &'a syn::Signature, block: &'a syn::Block) {
         let mut body = Body::default();
         // Parameters typed as a token collection count as one here.
-        let mut params = HashSet::new();
+        let mut params = HashMap::new();
         for arg in &sig.inputs {
             if let FnArg::Typed(pt) = arg {
                 if let Pat::Ident(p) = &*pt.pat {
                     let info = self.krate.analyze(self.file, &pt.ty, &[], 0);
                     if info.collection.is_some() {
-                        params.insert(p.ident.to_string());
+                        params.insert(p.ident.to_string(), info.key);
                     }
                 }
             }
@@ -201,17 +201,22 @@ impl<'a> FnFinder<'_, 'a> {
                 .join(ins.call.paren_token.span.close())
                 .unwrap_or_else(|| ins.call.method.span());
             let mut f = Finding::new(self.parsed, Rule::UnguardedInsert, span, message);
-            f.help = help(ins);
+            let key = params
+                .get(&ins.root)
+                .or_else(|| self.decls.token.get(&ins.root))
+                .cloned()
+                .flatten();
+            f.help = help(ins, key.as_deref().unwrap_or("u64"));
             f.anchors = vec![fn_line];
             self.out.push(f);
         }
     }
 
-    fn relevant(&self, ins: &Insert, params: &HashSet<String>, body: &Body) -> bool {
-        if params.contains(&ins.root) {
+    fn relevant(&self, ins: &Insert, params: &HashMap<String, Option<String>>, body: &Body) -> bool {
+        if params.contains_key(&ins.root) {
             return true;
         }
-        if body.fresh.contains(&ins.root) || !self.decls.token.contains(&ins.root) {
+        if body.fresh.contains(&ins.root) || !self.decls.token.contains_key(&ins.root) {
             return false;
         }
         !self.decls.plain.contains(&ins.root) || self.tokenish(ins.call)
@@ -546,7 +551,7 @@ fn type_name(ty: &Type) -> Option<String> {
 }
 
 /// The rewrite: enter a `Scope` (by the macro or by hand) instead of inserting.
-fn help(ins: &Insert) -> Vec<String> {
+fn help(ins: &Insert, key: &str) -> Vec<String> {
     let method = ins.call.method.to_string();
     if method.starts_with("push") {
         return vec![
@@ -570,7 +575,7 @@ fn help(ins: &Insert) -> Vec<String> {
             ins.root
         ),
         format!("#[scoped_cancel(registry = {registry}, key = id, token = token)]"),
-        format!("async fn run({recv}id: u64) {{ .. }}      // removed on return, `?`, panic and drop"),
+        format!("async fn run({recv}id: {key}) {{ .. }}  // removed on return, `?`, panic and drop"),
         format!("// or by hand: let scope = {registry}.enter(id)?;"),
     ]
 }
