@@ -147,6 +147,8 @@ impl<'a> FnFinder<'_, 'a> {
                     let info = self.krate.analyze(self.file, &pt.ty, &[], 0);
                     if info.collection.is_some() {
                         params.insert(p.ident.to_string(), info.key);
+                    } else if info.holds {
+                        body.token_vars.insert(p.ident.to_string());
                     }
                 }
             }
@@ -154,7 +156,7 @@ impl<'a> FnFinder<'_, 'a> {
         body.visit_block(block);
         let fn_line = sig.ident.span().start().line;
         for ins in &body.inserts {
-            if !self.relevant(ins, &params, &body) || self.guarded(&ins.root, &body) {
+            if !self.relevant(ins, &params, &body, &body.token_vars) || self.guarded(&ins.root, &body) {
                 continue;
             }
             let next_removal = body
@@ -212,14 +214,20 @@ impl<'a> FnFinder<'_, 'a> {
         }
     }
 
-    fn relevant(&self, ins: &Insert, params: &HashMap<String, Option<String>>, body: &Body) -> bool {
+    fn relevant(
+        &self,
+        ins: &Insert,
+        params: &HashMap<String, Option<String>>,
+        body: &Body,
+        token_vars: &HashSet<String>,
+    ) -> bool {
         if params.contains_key(&ins.root) {
             return true;
         }
         if body.fresh.contains(&ins.root) || !self.decls.token.contains_key(&ins.root) {
             return false;
         }
-        !self.decls.plain.contains(&ins.root) || self.tokenish(ins.call)
+        !self.decls.plain.contains(&ins.root) || self.tokenish(ins.call, token_vars)
     }
 
     /// Whether a guard type whose `Drop` removes from `root` is built here
@@ -234,10 +242,10 @@ impl<'a> FnFinder<'_, 'a> {
     /// Whether the inserted value looks like a token: a `child_token()`, a
     /// `CancellationToken` path, a name saying token or cancel, or a value of
     /// a crate type holding one.
-    fn tokenish(&self, call: &ExprMethodCall) -> bool {
+    fn tokenish(&self, call: &ExprMethodCall, token_vars: &HashSet<String>) -> bool {
         let mut seen = Tokenish {
-            krate: self.krate,
-            file: self.file,
+            krate: Some((self.krate, self.file)),
+            token_vars,
             found: false,
         };
         for arg in &call.args {
@@ -248,16 +256,34 @@ impl<'a> FnFinder<'_, 'a> {
 }
 
 struct Tokenish<'v, 'a> {
-    krate: &'v Crate<'a>,
-    file: usize,
+    krate: Option<(&'v Crate<'a>, usize)>,
+    /// Params typed as a token holder, locals made from one.
+    token_vars: &'v HashSet<String>,
     found: bool,
+}
+
+impl Tokenish<'_, '_> {
+    fn in_expr(e: &Expr, token_vars: &HashSet<String>) -> bool {
+        let mut seen = Tokenish {
+            krate: None,
+            token_vars,
+            found: false,
+        };
+        seen.visit_expr(e);
+        seen.found
+    }
 }
 
 impl<'a> Visit<'a> for Tokenish<'_, '_> {
     fn visit_ident(&mut self, i: &'a syn::Ident) {
         let name = i.to_string();
         let lower = name.to_ascii_lowercase();
-        if lower.contains("token") || lower.contains("cancel") || self.krate.is_holder(self.file, &name)
+        if lower.contains("token")
+            || lower.contains("cancel")
+            || self.token_vars.contains(&name)
+            || self
+                .krate
+                .is_some_and(|(krate, file)| krate.is_holder(file, &name))
         {
             self.found = true;
         }
@@ -332,6 +358,8 @@ struct Body<'a> {
     aliases: HashMap<String, (String, bool)>,
     /// Locals built here (`Vec::new()`, `vec![]`, a typed `let`): not shared.
     fresh: HashSet<String>,
+    /// Params typed as a token holder, and locals made from a token.
+    token_vars: HashSet<String>,
 }
 
 impl Body<'_> {
@@ -395,6 +423,13 @@ impl<'a> Visit<'a> for Body<'a> {
             _ => (None, false),
         };
         if let Some(name) = name {
+            if node
+                .init
+                .as_ref()
+                .is_some_and(|init| Tokenish::in_expr(&init.expr, &self.token_vars))
+            {
+                self.token_vars.insert(name.clone());
+            }
             match &node.init {
                 _ if typed => {
                     self.fresh.insert(name);
