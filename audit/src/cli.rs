@@ -113,7 +113,11 @@ fn parse_format(value: &str) -> Result<Format, String> {
 
 /// Runs the tool; returns the exit status. Findings go to `out`; errors and
 /// the summary to `err`.
-pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let (format, deny, paths) = match parse_args(args) {
         Ok(Command::Run {
             format,
@@ -164,8 +168,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, err: &
     let scanned = format!("{} files, {} lines", outcome.files, outcome.lines);
     let _ = match n {
         0 => writeln!(err, "scoped-cancel-audit: nothing found ({scanned})"),
-        1 => writeln!(err, "{level}: scoped-cancel-audit found 1 problem ({scanned})"),
-        n => writeln!(err, "{level}: scoped-cancel-audit found {n} problems ({scanned})"),
+        1 => writeln!(
+            err,
+            "{level}: scoped-cancel-audit found 1 problem ({scanned})"
+        ),
+        n => writeln!(
+            err,
+            "{level}: scoped-cancel-audit found {n} problems ({scanned})"
+        ),
     };
     if failed {
         2
@@ -223,7 +233,9 @@ mod tests {
     fn usage_errors() {
         assert!(parse(&[]).unwrap_err().contains("no PATH"));
         assert!(parse(&["--format"]).unwrap_err().contains("needs a value"));
-        assert!(parse(&["--format", "xml", "a"]).unwrap_err().contains("`xml`"));
+        assert!(parse(&["--format", "xml", "a"])
+            .unwrap_err()
+            .contains("`xml`"));
         assert!(parse(&["--frmat", "a"]).unwrap_err().contains("`--frmat`"));
     }
 }

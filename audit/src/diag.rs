@@ -80,7 +80,11 @@ pub fn human(f: &Finding, deny: bool) -> String {
     let pad = " ".repeat(num.len());
     let mut out = String::new();
     let _ = writeln!(out, "{level}[{}]: {}", f.rule.id(), f.message);
-    let _ = writeln!(out, "{pad}--> {}:{}:{}", f.file, f.start.line, f.start.column);
+    let _ = writeln!(
+        out,
+        "{pad}--> {}:{}:{}",
+        f.file, f.start.line, f.start.column
+    );
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{num} | {}", f.source_line);
     let _ = writeln!(out, "{pad} | {}", carets(f));

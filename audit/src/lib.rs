@@ -93,9 +93,9 @@ pub fn audit_sources(sources: Vec<(String, String)>) -> Outcome {
 }
 
 fn finish(mut outcome: Outcome) -> Outcome {
-    outcome.findings.sort_by(|a, b| {
-        (&a.file, a.start, a.rule.id()).cmp(&(&b.file, b.start, b.rule.id()))
-    });
+    outcome
+        .findings
+        .sort_by(|a, b| (&a.file, a.start, a.rule.id()).cmp(&(&b.file, b.start, b.rule.id())));
     outcome
 }
 
@@ -120,7 +120,9 @@ fn audit_group(sources: Vec<Source>, outcome: &mut Outcome) {
     // Allow comments without a reason are reported in every parsed file.
     for p in &parsed {
         let allows = suppress::Allows::scan(&p.src.text);
-        outcome.findings.extend(allows.without_reason(&p.src.display));
+        outcome
+            .findings
+            .extend(allows.without_reason(&p.src.display));
     }
     drop(parsed);
     // Spans of this group are no longer needed: free proc-macro2's map of them.

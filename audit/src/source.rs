@@ -31,7 +31,11 @@ impl Source {
     pub fn parse(self) -> Result<Parsed, ParseError> {
         match syn::parse_file(&self.text) {
             Ok(ast) => {
-                let skipped = if self.text.starts_with('\u{feff}') { 3 } else { 0 };
+                let skipped = if self.text.starts_with('\u{feff}') {
+                    3
+                } else {
+                    0
+                };
                 Ok(Parsed {
                     src: self,
                     ast,

@@ -144,12 +144,21 @@ fn f() {
     fn covers_own_line_and_the_comment_block_above() {
         let src = src();
         let allows = Allows::scan(&src);
-        assert!(allows.covers(&at(4, vec![])), "block above, through an attribute");
+        assert!(
+            allows.covers(&at(4, vec![])),
+            "block above, through an attribute"
+        );
         assert!(allows.covers(&at(5, vec![])), "trailing comment");
         assert!(!allows.covers(&at(6, vec![])), "no reason");
-        assert!(!allows.covers(&at(8, vec![])), "a blank line ends the block");
+        assert!(
+            !allows.covers(&at(8, vec![])),
+            "a blank line ends the block"
+        );
         assert!(!allows.covers(&at(12, vec![])), "not directly above");
-        assert!(allows.covers(&at(12, vec![11])), "above the fn that holds it");
+        assert!(
+            allows.covers(&at(12, vec![11])),
+            "above the fn that holds it"
+        );
     }
 
     #[test]

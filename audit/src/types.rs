@@ -362,12 +362,16 @@ impl<'a> Crate<'a> {
         let written = seg.ident.to_string();
         let uses = &self.uses[file];
         let (mut name, local) = if len == 1 {
-            (uses.original(&written).to_owned(), !uses.is_external(&written))
+            (
+                uses.original(&written).to_owned(),
+                !uses.is_external(&written),
+            )
         } else {
             let first = path.segments[0].ident.to_string();
             (
                 written,
-                path.leading_colon.is_none() && matches!(first.as_str(), "crate" | "self" | "super"),
+                path.leading_colon.is_none()
+                    && matches!(first.as_str(), "crate" | "self" | "super"),
             )
         };
         if !local {

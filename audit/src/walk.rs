@@ -83,7 +83,12 @@ mod tests {
         rust_files(&root, &mut files).unwrap();
         let rel: Vec<_> = files
             .iter()
-            .map(|f| f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"))
+            .map(|f| {
+                f.strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
             .collect();
         assert_eq!(rel, ["src/a/y.rs", "src/b/z.rs", "src/lib.rs"]);
         fs::remove_dir_all(&root).unwrap();

@@ -109,7 +109,10 @@ fn an_unparsable_file_exits_2_and_the_others_are_still_checked() {
     let out = audit(&dir, &["--format=json", "src"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error: cannot parse src/broken.rs:"), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot parse src/broken.rs:"),
+        "{stderr}"
+    );
     assert_eq!(text(&out.stdout).lines().count(), 2, "lib.rs was checked");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -130,7 +133,10 @@ fn directories_are_walked_skipping_target_and_hidden_ones() {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["file"].to_string())
         .collect();
-    assert_eq!(files, ["\"./src/deep/er/mod.rs\"", "\"./src/deep/er/mod.rs\""]);
+    assert_eq!(
+        files,
+        ["\"./src/deep/er/mod.rs\"", "\"./src/deep/er/mod.rs\""]
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -140,7 +146,10 @@ fn usage_errors_exit_2() {
     for (args, says) in [
         (&[][..], "no PATH given"),
         (&["--format", "xml", "src"][..], "unknown format `xml`"),
-        (&["--fromat", "json", "src"][..], "unknown option `--fromat`"),
+        (
+            &["--fromat", "json", "src"][..],
+            "unknown option `--fromat`",
+        ),
         (&["--format"][..], "`--format` needs a value"),
     ] {
         let out = audit(&dir, args);
@@ -152,7 +161,10 @@ fn usage_errors_exit_2() {
     let missing = audit(&dir, &["nope", "src"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("error: cannot read `nope`"));
-    assert!(text(&missing.stderr).contains("nothing found (1 files"), "src was checked");
+    assert!(
+        text(&missing.stderr).contains("nothing found (1 files"),
+        "src was checked"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -9,22 +9,27 @@ mod after;
 
 use after::{Job, JobError, JobRegistry};
 use scoped_cancel::Cause;
-use std::sync::Arc;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 const BEFORE: &str = include_str!("readme/before.rs.txt");
 const AFTER: &str = include_str!("readme/after.rs");
 
 /// Compares with a committed file; `SCA_BLESS=1` rewrites it instead.
 fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readme").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/readme")
+        .join(name);
     if std::env::var_os("SCA_BLESS").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(actual, expected, "snapshot {name} differs (SCA_BLESS=1 to accept)");
+    assert_eq!(
+        actual, expected,
+        "snapshot {name} differs (SCA_BLESS=1 to accept)"
+    );
 }
 
 #[test]
@@ -71,4 +76,23 @@ async fn after_cancels_a_running_job_by_id() {
         Ok(_) => panic!("a cancelled job reported success"),
     }
     assert!(!jobs.cancel(7), "the entry left with the scope");
+}
+
+#[test]
+fn readme_quotes_the_snapshot() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let output = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readme/before.human.txt"),
+    )
+    .unwrap();
+    assert!(
+        readme.contains(BEFORE),
+        "README's job registry differs from readme/before.rs.txt"
+    );
+    assert!(
+        readme.contains(output.trim_end()),
+        "README's audit output differs from readme/before.human.txt"
+    );
 }

@@ -173,7 +173,11 @@ struct S {
 ";
     let got = found_with_messages(&[("src/lib.rs", src)]);
     assert_eq!(got.len(), 2, "{got:#?}");
-    assert!(got[0].contains("field `a` is a `Vec` of `Pool`s"), "{}", got[0]);
+    assert!(
+        got[0].contains("field `a` is a `Vec` of `Pool`s"),
+        "{}",
+        got[0]
+    );
     assert!(got[1].contains("field `c` is a `Cache`"), "{}", got[1]);
 }
 
@@ -261,6 +265,7 @@ struct S { inners: Vec<Inner>, tokens: Vec<Token> }
 
 #[test]
 fn nothing_without_the_token_anywhere_in_the_crate() {
-    let src = "struct S { m: HashMap<u64, Token> } static X: Mutex<Vec<Job>> = Mutex::new(Vec::new());";
+    let src =
+        "struct S { m: HashMap<u64, Token> } static X: Mutex<Vec<Job>> = Mutex::new(Vec::new());";
     assert_eq!(found(&[("src/lib.rs", src)]), Vec::<String>::new());
 }

@@ -31,9 +31,11 @@ async fn run(id: u64, token: CancellationToken) {
     );
     assert_eq!(
         got,
-        ["unguarded-insert src/run.rs:3:26 the cancellation token stored in `JOBS` here is \
+        [
+            "unguarded-insert src/run.rs:3:26 the cancellation token stored in `JOBS` here is \
           removed on line 5 only if this fn gets past the `.await` on line 4: dropping the \
-          future there (an abort, a timeout, a lost `select!` branch) skips the removal"]
+          future there (an abort, a timeout, a lost `select!` branch) skips the removal"
+        ]
     );
 }
 
@@ -57,8 +59,13 @@ impl App {
     );
     assert_eq!(got.len(), 2, "{got:#?}");
     assert!(got[0].starts_with("unguarded-insert src/run.rs:4:19 "));
-    assert!(got[0].ends_with("past the `?` on line 5: an error there returns early and skips the removal"));
-    assert!(got[1].starts_with("unguarded-insert src/run.rs:10:29 "), "{}", got[1]);
+    assert!(got[0]
+        .ends_with("past the `?` on line 5: an error there returns early and skips the removal"));
+    assert!(
+        got[1].starts_with("unguarded-insert src/run.rs:10:29 "),
+        "{}",
+        got[1]
+    );
     assert!(got[1].contains("past the `return` on line 11"));
 }
 
@@ -140,7 +147,11 @@ impl Other {
     );
     // `m`'s declaration is a token collection; neither insert is unguarded.
     assert_eq!(got.len(), 1, "{got:#?}");
-    assert!(got[0].starts_with("token-in-collection src/run.rs:6:16"), "{}", got[0]);
+    assert!(
+        got[0].starts_with("token-in-collection src/run.rs:6:16"),
+        "{}",
+        got[0]
+    );
 }
 
 #[test]
@@ -200,7 +211,11 @@ async fn b(id: u64, t: CancellationToken) -> Result<(), E> {
     );
     assert_eq!(got.len(), 1, "{got:#?}");
     assert!(got[0].starts_with("unguarded-insert src/run.rs:10:26"));
-    assert!(got[0].contains("past the `select!` on line 11"), "{}", got[0]);
+    assert!(
+        got[0].contains("past the `select!` on line 11"),
+        "{}",
+        got[0]
+    );
 }
 
 #[test]

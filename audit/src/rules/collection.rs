@@ -111,7 +111,12 @@ impl Visitor<'_, '_> {
                 .map_or_else(|| field.ty.span(), |i| i.span())
                 .start()
                 .line;
-            self.declare(Place::Field(name), info, field.ty.span(), vec![line, owner_line]);
+            self.declare(
+                Place::Field(name),
+                info,
+                field.ty.span(),
+                vec![line, owner_line],
+            );
         }
     }
 
@@ -157,7 +162,10 @@ impl<'a> Visit<'a> for Visitor<'_, 'a> {
         let env = unknown_params(&params_of(&node.generics));
         for field in &node.fields.named {
             let info = self.krate.analyze(self.file, &field.ty, &env, 0);
-            let name = field.ident.as_ref().map_or_else(String::new, ToString::to_string);
+            let name = field
+                .ident
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string);
             let line = field.ty.span().start().line;
             self.declare(Place::Field(name), info, field.ty.span(), vec![line]);
         }
@@ -166,7 +174,12 @@ impl<'a> Visit<'a> for Visitor<'_, 'a> {
     fn visit_item_static(&mut self, node: &'a syn::ItemStatic) {
         let info = self.krate.analyze(self.file, &node.ty, &[], 0);
         let line = node.ident.span().start().line;
-        self.declare(Place::Static(node.ident.to_string()), info, node.ty.span(), vec![line]);
+        self.declare(
+            Place::Static(node.ident.to_string()),
+            info,
+            node.ty.span(),
+            vec![line],
+        );
         syn::visit::visit_item_static(self, node);
     }
 
@@ -286,8 +299,7 @@ fn help(place: &Place, info: &Info) -> Vec<String> {
         return vec![
             "let a `Scope` own these tokens: its children end with it, on every exit".into(),
             "let scope = Scope::root();                  // or the caller's scope".into(),
-            "tokio::spawn(worker(scope.child()));        // the task owns its child `Scope`"
-                .into(),
+            "tokio::spawn(worker(scope.child()));        // the task owns its child `Scope`".into(),
             "drop(scope);                                // cancels every child".into(),
         ];
     };

@@ -113,7 +113,9 @@ struct FnFinder<'v, 'a> {
 
 impl<'a> Visit<'a> for FnFinder<'_, 'a> {
     fn visit_item_impl(&mut self, node: &'a syn::ItemImpl) {
-        let outer = self.impl_type.replace(type_name(&node.self_ty).unwrap_or_default());
+        let outer = self
+            .impl_type
+            .replace(type_name(&node.self_ty).unwrap_or_default());
         syn::visit::visit_item_impl(self, node);
         self.impl_type = outer;
     }
@@ -156,7 +158,9 @@ impl<'a> FnFinder<'_, 'a> {
         body.visit_block(block);
         let fn_line = sig.ident.span().start().line;
         for ins in &body.inserts {
-            if !self.relevant(ins, &params, &body, &body.token_vars) || self.guarded(&ins.root, &body) {
+            if !self.relevant(ins, &params, &body, &body.token_vars)
+                || self.guarded(&ins.root, &body)
+            {
                 continue;
             }
             let next_removal = body
@@ -533,19 +537,11 @@ fn root(e: &Expr) -> Option<(String, bool)> {
             syn::Member::Named(id) => Some((id.to_string(), true)),
             syn::Member::Unnamed(_) => root(&f.base),
         },
-        Expr::Path(p) => p
-            .path
-            .segments
-            .last()
-            .map(|s| (s.ident.to_string(), false)),
+        Expr::Path(p) => p.path.segments.last().map(|s| (s.ident.to_string(), false)),
         // `jobs()` returns the collection; `lock(&JOBS)` passes it through.
         Expr::Call(c) => match (c.args.first(), &*c.func) {
             (Some(arg), _) => root(arg),
-            (None, Expr::Path(p)) => p
-                .path
-                .segments
-                .last()
-                .map(|s| (s.ident.to_string(), false)),
+            (None, Expr::Path(p)) => p.path.segments.last().map(|s| (s.ident.to_string(), false)),
             _ => None,
         },
         Expr::Await(a) => root(&a.base),
@@ -567,7 +563,11 @@ fn is_fresh(e: &Expr) -> bool {
             Expr::Path(p) => p.path.segments.last().is_some_and(|s| {
                 matches!(
                     s.ident.to_string().as_str(),
-                    "new" | "with_capacity" | "default" | "with_hasher" | "with_capacity_and_hasher"
+                    "new"
+                        | "with_capacity"
+                        | "default"
+                        | "with_hasher"
+                        | "with_capacity_and_hasher"
                 )
             }),
             _ => false,
@@ -610,7 +610,9 @@ fn help(ins: &Insert, key: &str) -> Vec<String> {
             ins.root
         ),
         format!("#[scoped_cancel(registry = {registry}, key = id, token = token)]"),
-        format!("async fn run({recv}id: {key}) {{ .. }}  // removed on return, `?`, panic and drop"),
+        format!(
+            "async fn run({recv}id: {key}) {{ .. }}  // removed on return, `?`, panic and drop"
+        ),
         format!("// or by hand: let scope = {registry}.enter(id)?;"),
     ]
 }

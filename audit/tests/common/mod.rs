@@ -20,7 +20,15 @@ pub fn found(files: &[(&str, &str)]) -> Vec<String> {
     run(files)
         .findings
         .iter()
-        .map(|f| format!("{} {}:{}:{}", f.rule.id(), f.file, f.start.line, f.start.column))
+        .map(|f| {
+            format!(
+                "{} {}:{}:{}",
+                f.rule.id(),
+                f.file,
+                f.start.line,
+                f.start.column
+            )
+        })
         .collect()
 }
 
