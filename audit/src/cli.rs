@@ -149,11 +149,15 @@ pub fn run(
     files.dedup();
     let outcome = crate::audit_files(&files);
     for e in &outcome.errors {
-        let _ = writeln!(
-            err,
-            "error: cannot parse {}:{}:{}: {}",
-            e.file, e.line, e.column, e.message
-        );
+        let _ = if e.line == 0 {
+            writeln!(err, "error: {}: {}", e.file, e.message)
+        } else {
+            writeln!(
+                err,
+                "error: cannot parse {}:{}:{}: {}",
+                e.file, e.line, e.column, e.message
+            )
+        };
         failed = true;
     }
     for f in &outcome.findings {

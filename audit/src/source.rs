@@ -13,9 +13,6 @@ pub struct Source {
 pub struct Parsed {
     pub src: Source,
     pub ast: syn::File,
-    /// Bytes `syn::parse_file` skipped before the tree starts (a byte-order
-    /// mark), so that span offsets can index `src.text`.
-    skipped: usize,
 }
 
 /// A file that did not parse: where and why.
@@ -30,18 +27,7 @@ pub struct ParseError {
 impl Source {
     pub fn parse(self) -> Result<Parsed, ParseError> {
         match syn::parse_file(&self.text) {
-            Ok(ast) => {
-                let skipped = if self.text.starts_with('\u{feff}') {
-                    3
-                } else {
-                    0
-                };
-                Ok(Parsed {
-                    src: self,
-                    ast,
-                    skipped,
-                })
-            }
+            Ok(ast) => Ok(Parsed { src: self, ast }),
             Err(e) => {
                 let at = e.span().start();
                 let err = ParseError {
@@ -57,14 +43,6 @@ impl Source {
 }
 
 impl Parsed {
-    /// The source text a span covers, if it lies in this file.
-    pub fn text_of(&self, span: Span) -> Option<&str> {
-        let r = span.byte_range();
-        self.src
-            .text
-            .get(r.start + self.skipped..r.end + self.skipped)
-    }
-
     /// The 1-based line `line` without its line break.
     pub fn line(&self, line: usize) -> &str {
         self.src

@@ -118,6 +118,17 @@ fn an_unparsable_file_exits_2_and_the_others_are_still_checked() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8_is_named_and_exits_2() {
+    let dir = temp_crate("utf8", &[("src/lib.rs", LEAKY)]);
+    std::fs::write(dir.join("src/latin1.rs"), b"// caf\xe9\n").unwrap();
+    let out = audit(&dir, &["--format", "json", "src"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("error: src/latin1.rs: cannot read: "));
+    assert_eq!(text(&out.stdout).lines().count(), 2, "lib.rs was checked");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn directories_are_walked_skipping_target_and_hidden_ones() {
     let dir = temp_crate(
         "walk",

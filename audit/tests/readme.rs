@@ -42,6 +42,12 @@ fn before_output_is_the_readme_snapshot() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     snapshot("before.human.txt", &String::from_utf8(out.stdout).unwrap());
+    let json = Command::new(env!("CARGO_BIN_EXE_scoped-cancel-audit"))
+        .args(["--format", "json", "src"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    snapshot("before.json.txt", &String::from_utf8(json.stdout).unwrap());
     std::fs::remove_dir_all(dir).unwrap();
 }
 
