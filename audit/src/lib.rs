@@ -136,7 +136,7 @@ fn check_crate(parsed: &[Parsed], outcome: &mut Outcome) {
     for file in 0..parsed.len() {
         rules::collection::check(&krate, file, &mut decls, &mut found);
     }
-    let guards = rules::insert::guards(&krate);
+    let guards = rules::guards::guards(&krate);
     for file in 0..parsed.len() {
         rules::insert::check(&krate, file, &decls, &guards, &mut found);
     }

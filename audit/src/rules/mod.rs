@@ -2,7 +2,9 @@
 //! names it finds declared (fields, statics, fns returning a token
 //! collection) are what `insert` looks for in receivers.
 
+mod body;
 pub mod collection;
+pub mod guards;
 pub mod insert;
 
 use std::collections::{HashMap, HashSet};
