@@ -191,16 +191,34 @@ pub fn run(
 }
 
 /// `main` of both binaries; `cargo` passes its subcommand's name first.
+///
+/// The work runs on a thread with a large stack: parsing and visiting are
+/// recursive, and a machine-generated file can nest deeper than a main
+/// thread's 8 MiB allow.
 pub fn main_with(mut args: Vec<OsString>, strip_subcommand: bool) -> i32 {
     if strip_subcommand && args.first().is_some_and(|a| a == "scoped-cancel-audit") {
         args.remove(0);
     }
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let code = run(args, &mut out, &mut stderr.lock());
-    let _ = out.flush();
-    code
+    let work = move || {
+        let stdout = std::io::stdout();
+        let stderr = std::io::stderr();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let code = run(args, &mut out, &mut stderr.lock());
+        let _ = out.flush();
+        code
+    };
+    match std::thread::Builder::new()
+        .name("scoped-cancel-audit".into())
+        .stack_size(256 << 20)
+        .spawn(work)
+        .map(|t| t.join())
+    {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("error: scoped-cancel-audit stopped unexpectedly");
+            2
+        }
+    }
 }
 
 #[cfg(test)]

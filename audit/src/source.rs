@@ -24,8 +24,20 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// Deeper bracket nesting than this is refused rather than parsed: parsing
+/// and visiting recurse, and only machine-made files nest this deep.
+const MAX_NESTING: usize = 4096;
+
 impl Source {
     pub fn parse(self) -> Result<Parsed, ParseError> {
+        if let Some(line) = too_deep(&self.text) {
+            return Err(ParseError {
+                file: self.display.clone(),
+                line,
+                column: 1,
+                message: format!("brackets nest deeper than {MAX_NESTING}; not parsed"),
+            });
+        }
         match syn::parse_file(&self.text) {
             Ok(ast) => Ok(Parsed { src: self, ast }),
             Err(e) => {
@@ -40,6 +52,26 @@ impl Source {
             }
         }
     }
+}
+
+/// The line where bracket nesting first exceeds `MAX_NESTING` (a rough count
+/// that ignores strings and comments: it only has to spot the extreme).
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut line) = (0usize, 1);
+    for b in text.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(line);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 impl Parsed {

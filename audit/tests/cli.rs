@@ -129,6 +129,30 @@ fn a_file_that_is_not_utf8_is_named_and_exits_2() {
 }
 
 #[test]
+fn pathological_nesting_is_refused_not_a_crash() {
+    let deep = format!(
+        "fn f() {{ let x = {}1{}; }}\n",
+        "(".repeat(50_000),
+        ")".repeat(50_000)
+    );
+    let ok = format!(
+        "fn g() {{ let x = {}1{}; }}\n",
+        "(".repeat(2_000),
+        ")".repeat(2_000)
+    );
+    let dir = temp_crate("deep", &[("src/deep.rs", &deep), ("src/ok.rs", &ok)]);
+    let out = audit(&dir, &["src"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: cannot parse src/deep.rs:1:1: brackets nest deeper than 4096"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(2 files, 2 lines)"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn directories_are_walked_skipping_target_and_hidden_ones() {
     let dir = temp_crate(
         "walk",
