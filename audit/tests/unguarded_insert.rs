@@ -155,7 +155,7 @@ impl Other {
 }
 
 #[test]
-fn a_guard_whose_drop_removes_is_enough() {
+fn a_map_that_a_guards_drop_cleans_gets_no_unguarded_insert() {
     let src = "
 use tokio_util::sync::CancellationToken;
 static JOBS: Mutex<HashMap<u64, CancellationToken>> = Mutex::new(HashMap::new());
@@ -170,20 +170,41 @@ impl Drop for Entry {
     fn drop(&mut self) { JOBS.lock().unwrap().remove(&self.id); }
 }
 async fn run(id: u64, t: CancellationToken) {
-    let _entry = Entry { id };
-    JOBS.lock().unwrap().insert(id, t);
+    let _entry = Entry::new(id, t);
     work().await;
 }
-async fn unguarded(id: u64, t: CancellationToken) {
-    JOBS.lock().unwrap().insert(id, t);
-    work().await;
+";
+    // The declaration is still reported: the guard must exist for each insert.
+    assert_eq!(
+        found(&[("src/lib.rs", src)]),
+        ["token-in-collection src/lib.rs:3:14"]
+    );
+}
+
+#[test]
+fn a_guard_may_remove_through_a_fn_of_the_crate() {
+    let src = "
+use tokio_util::sync::CancellationToken;
+static STREAMS: LazyLock<Mutex<HashMap<String, CancellationToken>>> = LazyLock::new(Default::default);
+static OTHER: LazyLock<Mutex<HashMap<String, CancellationToken>>> = LazyLock::new(Default::default);
+pub fn register(id: &str) -> CancellationToken {
+    let token = CancellationToken::new();
+    STREAMS.lock().unwrap().insert(id.to_owned(), token.clone());
+    OTHER.lock().unwrap().insert(id.to_owned(), token.clone());
+    token
+}
+fn unregister(id: &str) { STREAMS.lock().unwrap().remove(id); }
+struct Unregister(String);
+impl Drop for Unregister {
+    fn drop(&mut self) { unregister(&self.0); }
 }
 ";
     assert_eq!(
         found(&[("src/lib.rs", src)]),
         [
-            "token-in-collection src/lib.rs:3:14",
-            "unguarded-insert src/lib.rs:20:26",
+            "token-in-collection src/lib.rs:3:17",
+            "token-in-collection src/lib.rs:4:15",
+            "unguarded-insert src/lib.rs:8:27",
         ]
     );
 }

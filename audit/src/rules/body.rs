@@ -133,8 +133,8 @@ pub(super) struct Body<'a> {
     /// Closures and async blocks being visited, innermost last.
     pub(super) regions: Vec<usize>,
     pub(super) next_region: usize,
-    /// Every name in a path: types built, fns called.
-    pub(super) mentions: HashSet<String>,
+    /// The fns and methods called, by name.
+    pub(super) calls: HashSet<String>,
     /// `let map = JOBS.lock().unwrap();` -> map stands for JOBS.
     pub(super) aliases: HashMap<String, (String, bool)>,
     /// Locals built here (`Vec::new()`, `vec![]`, a typed `let`): not shared.
@@ -231,6 +231,7 @@ impl<'a> Visit<'a> for Body<'a> {
 
     fn visit_expr_method_call(&mut self, node: &'a ExprMethodCall) {
         let method = node.method.to_string();
+        self.calls.insert(method.clone());
         let pos = Pos::from(node.method.span().start());
         if INSERTS.contains(&method.as_str()) {
             if let Some((root, through_field)) = self.root_of(&node.receiver) {
@@ -293,11 +294,13 @@ impl<'a> Visit<'a> for Body<'a> {
         self.exits_in_tokens(node.tokens.clone());
     }
 
-    fn visit_path(&mut self, node: &'a syn::Path) {
-        for seg in &node.segments {
-            self.mentions.insert(seg.ident.to_string());
+    fn visit_expr_call(&mut self, node: &'a syn::ExprCall) {
+        if let Expr::Path(p) = &*node.func {
+            if let Some(seg) = p.path.segments.last() {
+                self.calls.insert(seg.ident.to_string());
+            }
         }
-        syn::visit::visit_path(self, node);
+        syn::visit::visit_expr_call(self, node);
     }
 
     // A nested fn or impl is checked on its own.

@@ -1,10 +1,10 @@
 //! Rule `unguarded-insert`: a token goes into a long-lived collection in a fn
 //! that does not remove it on every exit — the removal comes after an
-//! `.await`, a `?` or a `return`, or lives in another fn — and no guard whose
-//! `Drop` removes from that collection is in play.
+//! `.await`, a `?` or a `return`, or lives in another fn — and no guard's
+//! `Drop` in the crate removes from that collection.
 
 use super::body::{Body, Insert, Tokenish};
-use super::guards::{type_name, Guards};
+use super::guards::Guards;
 use super::Decls;
 use crate::diag::{Finding, Rule};
 use crate::source::Parsed;
@@ -23,7 +23,6 @@ pub fn check(krate: &Crate, file: usize, decls: &Decls, guards: &Guards, out: &m
         decls,
         guards,
         out,
-        impl_type: None,
     };
     v.visit_file(&parsed.ast);
 }
@@ -35,18 +34,9 @@ struct FnFinder<'v, 'a> {
     decls: &'v Decls,
     guards: &'v Guards,
     out: &'v mut Vec<Finding>,
-    impl_type: Option<String>,
 }
 
 impl<'a> Visit<'a> for FnFinder<'_, 'a> {
-    fn visit_item_impl(&mut self, node: &'a syn::ItemImpl) {
-        let outer = self
-            .impl_type
-            .replace(type_name(&node.self_ty).unwrap_or_default());
-        syn::visit::visit_item_impl(self, node);
-        self.impl_type = outer;
-    }
-
     fn visit_item_fn(&mut self, node: &'a syn::ItemFn) {
         self.check_fn(&node.sig, &node.block);
         syn::visit::visit_item_fn(self, node);
@@ -85,9 +75,7 @@ impl<'a> FnFinder<'_, 'a> {
         body.visit_block(block);
         let fn_line = sig.ident.span().start().line;
         for ins in &body.inserts {
-            if !self.relevant(ins, &params, &body, &body.token_vars)
-                || self.guarded(&ins.root, &body)
-            {
+            if !self.relevant(ins, &params, &body, &body.token_vars) || self.guarded(&ins.root) {
                 continue;
             }
             let next_removal = body
@@ -161,13 +149,9 @@ impl<'a> FnFinder<'_, 'a> {
         !self.decls.plain.contains(&ins.root) || self.tokenish(ins.call, token_vars)
     }
 
-    /// Whether a guard type whose `Drop` removes from `root` is built here
-    /// (named in the body) or this fn is one of its own methods.
-    fn guarded(&self, root: &str, body: &Body) -> bool {
-        self.guards
-            .removing(root)
-            .iter()
-            .any(|g| body.mentions.contains(g) || self.impl_type.as_deref() == Some(g))
+    /// Whether some guard's `Drop` removes from `root`.
+    fn guarded(&self, root: &str) -> bool {
+        !self.guards.removing(root).is_empty()
     }
 
     /// Whether the inserted value looks like a token: a `child_token()`, a
