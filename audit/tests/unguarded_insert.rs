@@ -167,7 +167,11 @@ impl Entry {
     }
 }
 impl Drop for Entry {
-    fn drop(&mut self) { JOBS.lock().unwrap().remove(&self.id); }
+    fn drop(&mut self) {
+        if let Ok(mut jobs) = JOBS.lock() {
+            jobs.remove(&self.id);
+        }
+    }
 }
 async fn run(id: u64, t: CancellationToken) {
     let _entry = Entry::new(id, t);

@@ -229,6 +229,20 @@ impl<'a> Visit<'a> for Body<'a> {
         syn::visit::visit_local(self, node);
     }
 
+    /// `if let Ok(mut map) = JOBS.lock()`: `map` stands for `JOBS` too.
+    fn visit_expr_let(&mut self, node: &'a syn::ExprLet) {
+        let inner = match &*node.pat {
+            Pat::TupleStruct(ts) if ts.elems.len() == 1 => ts.elems.first(),
+            pat => Some(pat),
+        };
+        if let Some(Pat::Ident(p)) = inner {
+            if let Some(target) = self.root_of(&node.expr) {
+                self.aliases.insert(p.ident.to_string(), target);
+            }
+        }
+        syn::visit::visit_expr_let(self, node);
+    }
+
     fn visit_expr_method_call(&mut self, node: &'a ExprMethodCall) {
         let method = node.method.to_string();
         self.calls.insert(method.clone());
