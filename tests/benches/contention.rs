@@ -91,8 +91,10 @@ fn main() {
     for &threads in &counts {
         let pool = Pool::new(threads);
         let calls_per_batch = (threads * per_thread) as f64;
+        // scoped-cancel-audit: allow(baseline; each call removes its entry)
         let map: Arc<DashMap<u64, CancellationToken>> = Arc::new(DashMap::new());
         let shared_parent = CancellationToken::new();
+        // scoped-cancel-audit: allow(baseline parents, dropped with the batch)
         let parents: Arc<Vec<CancellationToken>> =
             Arc::new((0..threads).map(|_| CancellationToken::new()).collect());
 

@@ -1,0 +1,7 @@
+//! `cargo scoped-cancel-audit ...`: cargo runs this binary with the
+//! subcommand's name as the first argument, which `main_with` drops.
+
+fn main() {
+    let args = std::env::args_os().skip(1).collect();
+    std::process::exit(scoped_cancel_audit::cli::main_with(args, true));
+}

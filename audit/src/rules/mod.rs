@@ -1,0 +1,21 @@
+//! The two rules. `collection` runs first over every file of a crate: the
+//! names it finds declared (fields, statics, fns returning a token
+//! collection) are what `insert` looks for in receivers.
+
+mod body;
+pub mod collection;
+pub mod guards;
+pub mod insert;
+
+use std::collections::{HashMap, HashSet};
+
+/// Names declared across a crate.
+#[derive(Default, Debug)]
+pub struct Decls {
+    /// Fields, statics and fns whose type is a collection of tokens, with
+    /// the key type when it is a map (for the help text).
+    pub token: HashMap<String, Option<String>>,
+    /// Fields and statics of other types: a name in both sets is ambiguous,
+    /// and an insert into it counts only when the value looks like a token.
+    pub plain: HashSet<String>,
+}
