@@ -30,10 +30,15 @@ pub enum Cause {
     KeyOccupied,
     /// Refusal: the registry is shutting down, so the call never entered a scope.
     ShuttingDown,
+    /// A newer call took the key with
+    /// [`Registry::enter_replacing`](crate::Registry::enter_replacing)
+    /// (`occupied = replace`): latest wins.
+    Superseded,
 }
 
 impl Cause {
-    const ALL: [Cause; 8] = [
+    // Codes are positions in this list: append new causes, never reorder.
+    const ALL: [Cause; 9] = [
         Cause::Requested,
         Cause::Deadline,
         Cause::Parent,
@@ -42,6 +47,7 @@ impl Cause {
         Cause::Shutdown,
         Cause::KeyOccupied,
         Cause::ShuttingDown,
+        Cause::Superseded,
     ];
 
     fn code(&self) -> u8 {
@@ -73,6 +79,7 @@ impl fmt::Display for Cause {
             Cause::Shutdown => "the registry was shut down",
             Cause::KeyOccupied => "the key already had a live scope",
             Cause::ShuttingDown => "the registry is shutting down",
+            Cause::Superseded => "a newer call replaced it under its key",
         })
     }
 }

@@ -58,7 +58,9 @@ pub mod __private;
 
 pub use cause::{Cancelled, Cause};
 pub use from_cancelled::FromCancelled;
-pub use registry::{EnterError, Key, Registry, RegistryEntry, ScopeInfo, ShutdownReport};
+pub use registry::{
+    EnterError, EnterWaiting, Key, Registry, RegistryEntry, ScopeInfo, ShutdownReport,
+};
 pub use run::Run;
 pub use scope::Scope;
 pub use storable::Storable;

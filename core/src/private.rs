@@ -12,6 +12,7 @@ pub use core::result::Result::{self, Err, Ok};
 pub use core::time::Duration as StdDuration;
 
 use crate::cause::Cancelled;
+pub use crate::registry::WaitCall;
 use crate::registry::{Key, Registry};
 use crate::run::Run;
 use crate::scope::Scope;
@@ -28,6 +29,30 @@ pub fn enter<K: Key>(
     registry
         .enter_at(key.clone(), Origin::Site(site), parent)
         .map_err(Cancelled::from)
+}
+
+/// `occupied = replace`: takes the key, superseding its holder.
+pub fn enter_replacing<K: Key>(
+    registry: &Registry<K>,
+    key: &K,
+    site: &'static Site,
+    parent: Option<&CancellationToken>,
+) -> Result<Scope, Cancelled> {
+    registry
+        .replace_at(key.clone(), Origin::Site(site), parent)
+        .map_err(Cancelled::from)
+}
+
+/// `occupied = wait`: queues for the key; the wait is raced against the
+/// timeout and the parent, and resolves to the scope and the time left.
+pub fn enter_waiting<K: Key>(
+    registry: &Registry<K>,
+    key: &K,
+    site: &'static Site,
+    parent: Option<&CancellationToken>,
+    timeout: Option<Duration>,
+) -> WaitCall<K> {
+    WaitCall::new(registry, key.clone(), Origin::Site(site), parent, timeout)
 }
 
 /// Enters an anonymous scope for an annotated fn.

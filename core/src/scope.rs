@@ -52,6 +52,12 @@ pub struct Scope {
 impl Scope {
     pub(crate) fn new(node: Arc<Node>, link: Option<Link>) -> Scope {
         let tracked = crate::tracking::attach(&node, link.as_ref());
+        Scope::attached(node, link, tracked)
+    }
+
+    /// A scope whose node tracking already saw (`tracked`): a waiter is
+    /// recorded when it starts waiting, not again when it gets its key.
+    pub(crate) fn attached(node: Arc<Node>, link: Option<Link>, tracked: bool) -> Scope {
         Scope {
             token: Token::from_node(node),
             link,

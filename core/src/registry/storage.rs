@@ -50,6 +50,7 @@ use hashbrown::HashTable;
 use tokio::sync::Notify;
 
 use super::link::Shard;
+use super::queue::Queues;
 use super::Key;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
 use crate::token::Node;
@@ -84,6 +85,8 @@ impl Common {
 pub(crate) struct ShardImpl<K> {
     table: Mutex<HashTable<Slot<K>>>,
     pub(crate) common: Arc<Common>,
+    /// Waiters for this shard's keys (`enter_waiting`; see `queue.rs`).
+    pub(crate) queues: Queues<K>,
 }
 
 impl<K> ShardImpl<K> {
@@ -94,23 +97,38 @@ impl<K> ShardImpl<K> {
 
 impl<K: Key> Shard for ShardImpl<K> {
     fn unlink(&self, hash: u64, node: &Arc<Node>) {
+        let mut handed = None;
         let removed = {
             let mut table = self.lock();
             match table.find_entry(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
-                Ok(entry) => Some(entry.remove().0),
+                // A key with waiters passes to the oldest (see `queue.rs`).
+                Ok(mut entry) => {
+                    handed = self.queues.hand_off(hash, entry.get_mut(), &self.common);
+                    handed.is_none().then(|| entry.remove().0)
+                }
                 Err(_) => None,
             }
         };
-        // `K::drop` runs here, outside the lock.
+        // `K::drop` and the new holder's waker run here, outside the lock.
         drop(removed);
+        if let Some(handed) = handed {
+            handed.finish();
+            return;
+        }
         self.common.something_ended();
     }
 
     fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String> {
         let key = {
             let table = self.lock();
-            let slot = table.find(hash, |slot| Arc::ptr_eq(&slot.node, node))?;
-            slot.key.clone()
+            match table.find(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
+                Some(slot) => slot.key.clone(),
+                None => {
+                    drop(table);
+                    let key = self.queues.key_of(hash, node)?;
+                    return Some(format!("{key:?}, waiting for it"));
+                }
+            }
         };
         // `Debug` and `K::drop` run here, outside the lock.
         Some(format!("{key:?}"))
@@ -148,6 +166,7 @@ impl<K: Key> Storage<K> {
                 Arc::new(ShardImpl {
                     table: Mutex::new(HashTable::new()),
                     common: common.clone(),
+                    queues: Queues::new(),
                 })
             })
             .collect();
