@@ -13,7 +13,7 @@ use crate::errors::Errors;
 
 /// Every accepted argument, in the order the docs list them, with an
 /// example for error messages.
-const ACCEPTED: [(&str, &str); 8] = [
+const ACCEPTED: [(&str, &str); 9] = [
     ("registry", "registry = JOBS"),
     ("key", "key = id"),
     ("parent", "parent = &token"),
@@ -22,6 +22,7 @@ const ACCEPTED: [(&str, &str); 8] = [
     ("on_cancel", "on_cancel = Err(MyError::Cancelled)"),
     ("cooperative", "cooperative"),
     ("name", "name = \"jobs::fetch\""),
+    ("occupied", "occupied = wait"),
 ];
 
 /// A parsed `#[scoped_cancel(...)]` attribute.
@@ -36,6 +37,7 @@ pub(crate) struct Args {
     /// A flag: only the argument's own name.
     pub(crate) cooperative: Option<Ident>,
     pub(crate) name: Option<Arg<LitStr>>,
+    pub(crate) occupied: Option<Arg<Occupied>>,
     /// What is wrong with the arguments as written: reported by `valid`
     /// together with what it finds, so one compile shows every mistake.
     pub(crate) errors: Errors,
@@ -55,6 +57,17 @@ pub(crate) struct Arg<T> {
 pub(crate) enum Timeout {
     Literal(LitStr, Parsed),
     Expr(Expr),
+}
+
+/// `occupied = ..`: what a call does when its key already has a live scope.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Occupied {
+    /// Return `KeyOccupied` at once (the default).
+    Refuse,
+    /// Take the key; the holder is cancelled with `Superseded`.
+    Replace,
+    /// Queue until the key is free (first come, first served).
+    Wait,
 }
 
 /// One argument as written, before its name is interpreted.
@@ -121,6 +134,12 @@ impl Args {
                 &mut self.name,
                 name,
                 expr(value).and_then(name_literal),
+                errors,
+            ),
+            "occupied" => place(
+                &mut self.occupied,
+                name,
+                expr(value).and_then(occupied),
                 errors,
             ),
             "cooperative" => match (&self.cooperative, value) {
@@ -215,6 +234,25 @@ fn timeout(value: Expr) -> Value<Timeout> {
             "write a literal such as `timeout = \"30s\"`, or a `Duration` expression",
         )),
     }
+}
+
+fn occupied(value: Expr) -> Value<Occupied> {
+    if let Expr::Path(path) = &value {
+        if path.attrs.is_empty() && path.qself.is_none() {
+            match path.path.get_ident().map(Ident::to_string).as_deref() {
+                Some("refuse") => return Value::Ok(Occupied::Refuse),
+                Some("replace") => return Value::Ok(Occupied::Replace),
+                Some("wait") => return Value::Ok(Occupied::Wait),
+                _ => {}
+            }
+        }
+    }
+    Value::Wrong(spanned(
+        &value,
+        "unknown `occupied` value: expected one of `refuse`, `replace`, `wait`",
+        "`refuse` (the default) returns `KeyOccupied` at once; `replace` takes the key \
+         and cancels its holder with `Superseded`; `wait` queues until the key is free",
+    ))
 }
 
 fn token_ident(value: Expr) -> Value<Ident> {
