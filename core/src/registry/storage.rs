@@ -22,11 +22,15 @@
 //!
 //! # Invariants
 //!
-//! 1. A key has at most one slot in its shard. Only `enter`/`insert` add slots,
-//!    and only after seeing no slot with an equal key under the shard's lock.
+//! 1. A key has at most one slot in its shard. Only `enter`/`insert` (and
+//!    `enter_replacing`/`enter_waiting`) add slots, and only after seeing no
+//!    slot with an equal key under the shard's lock.
 //! 2. A slot is removed only by its own guard (`Scope`, `RegistryEntry`), found
 //!    by `(hash, Arc::ptr_eq(node))`. A stale guard whose key was re-entered
-//!    finds no slot with its node and removes nothing (no ABA).
+//!    finds no slot with its node and removes nothing (no ABA). A slot's
+//!    node may be *swapped* under the lock — by `enter_replacing`
+//!    (`replace.rs`) or a hand-off to the key's oldest waiter (`queue.rs`) —
+//!    and the displaced guard is then such a stale guard.
 //! 3. The guard cancels its token *before* removing the slot, so a key that is
 //!    absent implies the previous holder's token is cancelled.
 //! 4. `refusing` is read under the shard lock by every insert and written
