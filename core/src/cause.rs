@@ -122,6 +122,12 @@ impl CauseCell {
             .is_ok()
     }
 
+    /// `true` if `cause` is the one recorded: one load, no decoding.
+    #[inline]
+    pub(crate) fn holds(&self, cause: &Cause) -> bool {
+        self.0.load(Ordering::Acquire) == cause.code()
+    }
+
     pub(crate) fn get(&self) -> Option<Cause> {
         Cause::from_code(self.0.load(Ordering::Acquire))
     }

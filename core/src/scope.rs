@@ -197,7 +197,11 @@ impl Drop for Scope {
             self.token.node.cancel_with(cause);
         }
         if let Some(link) = self.link.take() {
-            link.unlink(&self.token.node);
+            // A superseded scope's slot already holds its replacement (the
+            // cause is recorded only after the swap): nothing to remove.
+            if !self.token.node.is_superseded() {
+                link.unlink(&self.token.node);
+            }
         }
         // Last: once a report no longer lists the scope, its key is free.
         if self.tracked {

@@ -119,6 +119,13 @@ impl Node {
         self.cause.get()
     }
 
+    /// `true` once a replace displaced this node from its registry slot
+    /// (the cause is recorded only after the swap).
+    #[inline]
+    pub(crate) fn is_superseded(&self) -> bool {
+        self.cause.holds(&Cause::Superseded)
+    }
+
     /// Records `cause` (unless one is recorded, or an ancestor already
     /// cancelled this token) and then cancels. Always leaves the token
     /// cancelled on return. `true` if this call is the one that cancelled it.

@@ -349,7 +349,9 @@ fn leak_check_counts_a_stuck_waiter() {
         .unwrap();
     // The holder is entered outside the check; only the waiter belongs to it.
     let holder = JOBS.enter(8).unwrap();
-    let wait = check.block_on(&rt, async { JOBS.enter_waiting_named(8, "jobs::queued") });
+    let attached = check.attach_current_thread();
+    let wait = JOBS.enter_waiting_named(8, "jobs::queued");
+    drop(attached);
     let report = check.wait(&rt).unwrap_err();
     assert_eq!(report.scopes().len(), 1, "{report}");
     let stuck = &report.scopes()[0];
