@@ -35,7 +35,10 @@ fn malformed_input_gives_errors_and_the_item_unchanged() {
         ("registry = R, key = id, occupied = \"wait\"", ASYNC_FN),
         ("registry = R, key = id, occupied", ASYNC_FN),
         ("occupied = wait", ASYNC_FN),
-        ("registry = R, key = id, occupied = wait, occupied = wait", ASYNC_FN),
+        (
+            "registry = R, key = id, occupied = wait, occupied = wait",
+            ASYNC_FN,
+        ),
         ("", "fn job() {}"),
         ("", "struct S;"),
         ("", ""),
@@ -122,7 +125,10 @@ fn each_occupied_value_picks_its_entry_point() {
     assert!(refuse.contains("__private :: enter (&"), "{refuse}");
     assert_eq!(refuse, entry(", occupied = refuse"));
     let replace = entry(", occupied = replace");
-    assert!(replace.contains("__private :: enter_replacing (&"), "{replace}");
+    assert!(
+        replace.contains("__private :: enter_replacing (&"),
+        "{replace}"
+    );
     let wait = entry(", occupied = wait, timeout = limit");
     // The timeout is evaluated before the wait, which it covers.
     let timeout = wait.find("= limit").unwrap_or(usize::MAX);
