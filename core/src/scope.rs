@@ -197,9 +197,11 @@ impl Drop for Scope {
             self.token.node.cancel_with(cause);
         }
         if let Some(link) = self.link.take() {
-            // A superseded scope's slot already holds its replacement (the
-            // cause is recorded only after the swap): nothing to remove.
-            if !self.token.node.is_superseded() {
+            // A superseded call ([`Run`] saw its cause, so it is settled)
+            // skips the unlink: its slot already holds its replacement (the
+            // cause is recorded only after the swap). Looked at only when
+            // settled, so a normal exit pays nothing for it.
+            if !(self.settled && self.token.node.is_superseded()) {
                 link.unlink(&self.token.node);
             }
         }

@@ -185,24 +185,18 @@ impl<K: Key> Queues<K> {
 
     /// If `slot`'s key has waiters, gives the slot to the oldest: its node
     /// replaces the holder's, and it is marked granted. Called by the
-    /// holder's unlink under the table lock, with the slot it found.
-    /// No hand-off while the registry is shutting down: its waiters are
-    /// being refused, and a new holder could miss `cancel_all`'s snapshot.
-    #[inline]
+    /// holder's unlink under the table lock, with the slot it found, when
+    /// [`any`](Queues::any) says the shard has waiters. No hand-off while
+    /// the registry is shutting down: its waiters are being refused, and a
+    /// new holder could miss `cancel_all`'s snapshot.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn hand_off(
         &self,
         hash: u64,
         slot: &mut Slot<K>,
         common: &Common,
     ) -> Option<Handed<K>> {
-        if !self.any() {
-            return None;
-        }
-        self.hand_off_slow(hash, slot, common)
-    }
-
-    #[inline(never)]
-    fn hand_off_slow(&self, hash: u64, slot: &mut Slot<K>, common: &Common) -> Option<Handed<K>> {
         if common.refusing.load(Ordering::SeqCst) {
             return None;
         }

@@ -101,24 +101,27 @@ impl<K> ShardImpl<K> {
 
 impl<K: Key> Shard for ShardImpl<K> {
     fn unlink(&self, hash: u64, node: &Arc<Node>) {
-        let mut handed = None;
         let removed = {
             let mut table = self.lock();
             match table.find_entry(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
-                // A key with waiters passes to the oldest (see `queue.rs`).
                 Ok(mut entry) => {
-                    handed = self.queues.hand_off(hash, entry.get_mut(), &self.common);
-                    handed.is_none().then(|| entry.remove().0)
+                    // A key with waiters passes to the oldest (`queue.rs`);
+                    // without waiters in the shard this is one load.
+                    if self.queues.any() {
+                        let handed = self.queues.hand_off(hash, entry.get_mut(), &self.common);
+                        if let Some(handed) = handed {
+                            drop(table);
+                            handed.finish();
+                            return;
+                        }
+                    }
+                    Some(entry.remove().0)
                 }
                 Err(_) => None,
             }
         };
-        // `K::drop` and the new holder's waker run here, outside the lock.
+        // `K::drop` runs here, outside the lock.
         drop(removed);
-        if let Some(handed) = handed {
-            handed.finish();
-            return;
-        }
         self.common.something_ended();
     }
 
