@@ -12,6 +12,11 @@
 //!   check the old guard deletes the new entry, the bug identity-checked
 //!   removal prevents). A cancel-and-retry loop over `entry()` is slower
 //!   still, so this is the harder baseline.
+//! - `replace, running calls`: the same through `#[scoped_cancel(..,
+//!   occupied = replace)]`: 500 spawned calls in a row, each superseding
+//!   the one running (whose body is raced against its token and returns
+//!   `Superseded`). Hand-written: the guard above plus a biased `select!` on
+//!   the token. Spawns count on both sides.
 //! - `wait hand-off`: 500 tasks queue for one key behind a holder, then
 //!   take it in turn (each gets a scope with a token under the key, and
 //!   ends at once). Hand-written: a per-key `tokio::sync::Mutex` found in a
@@ -29,7 +34,7 @@ use std::sync::Arc;
 
 use common::{ns_per, paired, print_table, Options, Row};
 use dashmap::DashMap;
-use scoped_cancel::{Registry, Scope};
+use scoped_cancel::{scoped_cancel, Cancelled, Registry, Scope};
 use tokio_util::sync::CancellationToken;
 
 type Fast = foldhash::fast::RandomState;
@@ -71,6 +76,27 @@ impl Drop for HandGuard<'_> {
         self.token.cancel();
         self.map
             .remove_if(&self.key, |_, (g, _)| *g == self.generation);
+    }
+}
+
+/// A call that runs until a newer one supersedes it.
+#[scoped_cancel(registry = REG, key = key, occupied = replace)]
+async fn ours_latest(key: u64) -> Result<(), Cancelled> {
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+static HAND: std::sync::LazyLock<HandReplace> = std::sync::LazyLock::new(|| HandReplace {
+    map: DashMap::with_hasher(Fast::default()),
+    generation: AtomicU64::new(0),
+});
+
+async fn hand_latest(key: u64) -> Result<(), ()> {
+    let guard = HAND.enter(key);
+    tokio::select! {
+        biased;
+        () = std::future::pending::<()>() => Ok(()),
+        () = guard.token.cancelled() => Err(()),
     }
 }
 
@@ -170,6 +196,43 @@ fn main() {
             });
             drop(held);
             ns
+        },
+    );
+
+    case(
+        "replace, running calls: #[scoped_cancel(occupied = replace)], 500 in a row vs guard + biased select",
+        Some(1.00),
+        &mut || {
+            rt.block_on(async {
+                let start = std::time::Instant::now();
+                let mut handles = Vec::with_capacity(tasks);
+                for _ in 0..tasks {
+                    handles.push(tokio::spawn(ours_latest(9)));
+                    tokio::task::yield_now().await; // it enters, superseding the last
+                }
+                REG.cancel(&9);
+                for handle in handles {
+                    let _ = black_box(handle.await.unwrap());
+                }
+                start.elapsed().as_nanos() as f64 / tasks as f64
+            })
+        },
+        &mut || {
+            rt.block_on(async {
+                let start = std::time::Instant::now();
+                let mut handles = Vec::with_capacity(tasks);
+                for _ in 0..tasks {
+                    handles.push(tokio::spawn(hand_latest(9)));
+                    tokio::task::yield_now().await;
+                }
+                if let Some(last) = HAND.map.get(&9) {
+                    last.1.cancel();
+                }
+                for handle in handles {
+                    let _ = black_box(handle.await.unwrap());
+                }
+                start.elapsed().as_nanos() as f64 / tasks as f64
+            })
         },
     );
 
