@@ -30,10 +30,15 @@ pub enum Cause {
     KeyOccupied,
     /// Refusal: the registry is shutting down, so the call never entered a scope.
     ShuttingDown,
+    /// A newer call took the key with
+    /// [`Registry::enter_replacing`](crate::Registry::enter_replacing)
+    /// (`occupied = replace`): latest wins.
+    Superseded,
 }
 
 impl Cause {
-    const ALL: [Cause; 8] = [
+    // Codes are positions in this list: append new causes, never reorder.
+    const ALL: [Cause; 9] = [
         Cause::Requested,
         Cause::Deadline,
         Cause::Parent,
@@ -42,14 +47,24 @@ impl Cause {
         Cause::Shutdown,
         Cause::KeyOccupied,
         Cause::ShuttingDown,
+        Cause::Superseded,
     ];
 
+    /// The position in [`Cause::ALL`] plus one (0 means "no cause yet" in a
+    /// `CauseCell`), spelled out so that a constant cause folds to a
+    /// constant; the unit test checks it against `ALL`.
     fn code(&self) -> u8 {
-        // Codes start at 1: 0 means "no cause yet" in a `CauseCell`.
-        Cause::ALL
-            .iter()
-            .position(|c| c == self)
-            .map_or(0, |i| i as u8 + 1)
+        match self {
+            Cause::Requested => 1,
+            Cause::Deadline => 2,
+            Cause::Parent => 3,
+            Cause::ScopeExited => 4,
+            Cause::Panicked => 5,
+            Cause::Shutdown => 6,
+            Cause::KeyOccupied => 7,
+            Cause::ShuttingDown => 8,
+            Cause::Superseded => 9,
+        }
     }
 
     fn from_code(code: u8) -> Option<Cause> {
@@ -73,6 +88,7 @@ impl fmt::Display for Cause {
             Cause::Shutdown => "the registry was shut down",
             Cause::KeyOccupied => "the key already had a live scope",
             Cause::ShuttingDown => "the registry is shutting down",
+            Cause::Superseded => "a newer call replaced it under its key",
         })
     }
 }
@@ -115,6 +131,12 @@ impl CauseCell {
             .is_ok()
     }
 
+    /// `true` if `cause` is the one recorded: one load, no decoding.
+    #[inline]
+    pub(crate) fn holds(&self, cause: &Cause) -> bool {
+        self.0.load(Ordering::Acquire) == cause.code()
+    }
+
     pub(crate) fn get(&self) -> Option<Cause> {
         Cause::from_code(self.0.load(Ordering::Acquire))
     }
@@ -126,7 +148,8 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_first_cause_wins() {
-        for c in Cause::ALL {
+        for (i, c) in Cause::ALL.iter().enumerate() {
+            assert_eq!(usize::from(c.code()), i + 1);
             assert_eq!(Cause::from_code(c.code()), Some(c.clone()));
         }
         assert_eq!(Cause::from_code(0), None);

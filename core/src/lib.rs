@@ -61,7 +61,9 @@ pub mod __private;
 
 pub use cause::{Cancelled, Cause};
 pub use from_cancelled::FromCancelled;
-pub use registry::{EnterError, Key, Registry, RegistryEntry, ScopeInfo, ShutdownReport};
+pub use registry::{
+    EnterError, EnterWaiting, Key, Registry, RegistryEntry, ScopeInfo, ShutdownReport,
+};
 pub use run::Run;
 pub use scope::Scope;
 pub use storable::Storable;
@@ -133,6 +135,7 @@ pub mod testing;
 /// | `on_cancel = EXPR` | the value returned when cancelled or refused (instead of [`FromCancelled`]) |
 /// | `cooperative` | do not race the body: it watches `token` itself |
 /// | `name = "..."` | the scope's name in reports (default: the fn's path) |
+/// | `occupied = ..` | when the key is held: `refuse` (the default), `replace` or `wait`; needs `registry` |
 ///
 /// ## `registry` and `key`
 ///
@@ -384,6 +387,64 @@ pub mod testing;
 /// # }
 /// ```
 ///
+/// ## `occupied`
+///
+/// What a call does when its key already has a live scope — RxJS's
+/// `exhaustMap`, `switchMap` and `concatMap` for cancellation scopes:
+///
+/// - `refuse` (the default; first wins): return at once with
+///   [`Cause::KeyOccupied`], leaving the holder alone
+///   ([`Registry::enter`]).
+/// - `replace` (latest wins): take the key; the holder's token is
+///   cancelled with [`Cause::Superseded`] and its body returns that cause
+///   ([`Registry::enter_replacing`]).
+/// - `wait` (one at a time, in order): queue until the key is free; calls
+///   get it in the order they started ([`Registry::enter_waiting`]). The
+///   `timeout` counts from the call's start, so time in the queue is part
+///   of it and a call still queued at its deadline returns
+///   [`Cause::Deadline`]; a cancelled `parent` ends a queued call with
+///   [`Cause::Parent`]; `shutdown` refuses queued calls with
+///   [`Cause::ShuttingDown`]. A dropped call leaves the queue.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry};
+///
+/// static SEARCHES: Registry<u32> = Registry::new();
+/// static MIGRATIONS: Registry<&str> = Registry::new();
+///
+/// // Search-as-you-type: the newest query supersedes the running one.
+/// #[scoped_cancel(registry = SEARCHES, key = session, occupied = replace)]
+/// async fn search(session: u32, query: &'static str) -> Result<&'static str, Cancelled> {
+///     if query.len() < 4 {
+///         std::future::pending::<()>().await; // slow; typed over
+///     }
+///     Ok(query)
+/// }
+///
+/// // One migration per tenant at a time, queued, 10 minutes all told.
+/// #[scoped_cancel(registry = MIGRATIONS, key = tenant, occupied = wait, timeout = "10m")]
+/// async fn migrate(tenant: &'static str, version: u32) -> Result<u32, Cancelled> {
+///     Ok(version)
+/// }
+///
+/// let typing = tokio::spawn(search(1, "rus"));
+/// while !SEARCHES.contains_key(&1) {
+///     tokio::task::yield_now().await;
+/// }
+/// assert_eq!(search(1, "rust").await, Ok("rust"));
+/// assert_eq!(typing.await.unwrap().unwrap_err().cause(), Cause::Superseded);
+///
+/// let running = MIGRATIONS.enter("acme").unwrap();
+/// let queued = tokio::spawn(migrate("acme", 2));
+/// while MIGRATIONS.waiting() == 0 {
+///     tokio::task::yield_now().await;
+/// }
+/// drop(running);                                   // the queued call goes next
+/// assert_eq!(queued.await.unwrap(), Ok(2));
+/// # }
+/// ```
+///
 /// # The scope is entered at the first poll
 ///
 /// An `async fn` runs nothing until its future is polled, and neither does
@@ -423,7 +484,9 @@ pub mod testing;
 /// attribute on something other than an `async fn`; `key` without
 /// `registry` or the reverse; an unknown or repeated argument; a malformed
 /// duration; a `token` name that hides a parameter; `cooperative` without
-/// `token`; a boxed-future fn whose body is not `Box::pin(async move { .. })`;
+/// `token`; an `occupied` value other than `refuse`, `replace` or `wait`,
+/// or `occupied` without `registry`; a boxed-future fn whose body is not
+/// `Box::pin(async move { .. })`;
 /// and a return type that cannot express cancellation with no `on_cancel`.
 /// The fn itself is still emitted unchanged, so the rest of the crate keeps
 /// compiling (and the IDE keeps working) while the attribute is fixed.

@@ -1,6 +1,7 @@
 //! The only paths macro-generated code uses. No semver promise.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::from_cancelled::FromCancelled;
@@ -13,11 +14,12 @@ pub use core::time::Duration as StdDuration;
 pub use tokio;
 
 use crate::cause::Cancelled;
+pub use crate::registry::WaitCall;
 use crate::registry::{Key, Registry};
 use crate::run::{Run, Timer};
 use crate::scope::Scope;
 use crate::site::Origin;
-use crate::token::{Scoped, Token};
+use crate::token::{Node, Scoped, Token};
 
 /// Where an annotated fn's scope hangs.
 pub enum Parent<'a> {
@@ -36,26 +38,50 @@ pub fn enter<K: Key>(
     site: &'static Site,
     parent: Parent<'_>,
 ) -> Result<Scope, Cancelled> {
+    registry
+        .enter_node(key.clone(), node(site, parent))
+        .map_err(Cancelled::from)
+}
+
+/// The node of an annotated fn's scope. Built before the key is cloned or
+/// hashed: the key's `Clone`, `Hash` and `Eq` are user code, which must not
+/// run while the current scope is taken out to read it.
+fn node(site: &'static Site, parent: Parent<'_>) -> Arc<Node> {
     let origin = Origin::Site(site);
-    let key = key.clone();
-    let entered = match parent {
-        // The node first: the key's `Hash` and `Eq` are user code, which
-        // must not run while the current scope is taken out to read it.
-        Parent::Ambient => registry.enter_node(key, crate::ambient::child_of_current(origin)),
-        Parent::Detached => registry.enter_at(key, origin, None),
-        Parent::Given(token) => registry.enter_at(key, origin, Some(&token.node)),
-    };
-    entered.map_err(Cancelled::from)
+    match parent {
+        Parent::Ambient => crate::ambient::child_of_current(origin),
+        Parent::Detached => Node::under(None, origin),
+        Parent::Given(token) => Node::under(Some(&token.node), origin),
+    }
+}
+
+/// `occupied = replace`: takes the key, superseding its holder.
+pub fn enter_replacing<K: Key>(
+    registry: &Registry<K>,
+    key: &K,
+    site: &'static Site,
+    parent: Parent<'_>,
+) -> Result<Scope, Cancelled> {
+    registry
+        .replace_node(key.clone(), node(site, parent))
+        .map_err(Cancelled::from)
+}
+
+/// `occupied = wait`: queues for the key; the wait is raced against the
+/// timeout and the parent, and resolves to the scope and the time left.
+pub fn enter_waiting<K: Key>(
+    registry: &Registry<K>,
+    key: &K,
+    site: &'static Site,
+    parent: Parent<'_>,
+    timeout: Option<Duration>,
+) -> WaitCall<K> {
+    WaitCall::new(registry, key.clone(), node(site, parent), timeout)
 }
 
 /// Enters an anonymous scope for an annotated fn.
 pub fn enter_anonymous(site: &'static Site, parent: Parent<'_>) -> Scope {
-    let origin = Origin::Site(site);
-    match parent {
-        Parent::Ambient => Scope::from_node(crate::ambient::child_of_current(origin)),
-        Parent::Detached => Scope::under(None, origin),
-        Parent::Given(token) => Scope::under(Some(&token.node), origin),
-    }
+    Scope::from_node(node(site, parent))
 }
 
 /// Races `body` against the scope (unless `cooperative`) and the timeout.

@@ -51,6 +51,12 @@ pub struct Scope {
 impl Scope {
     pub(crate) fn new(node: Arc<Node>, link: Option<Link>) -> Scope {
         let tracked = crate::tracking::attach(&node, link.as_ref());
+        Scope::attached(node, link, tracked)
+    }
+
+    /// A scope whose node tracking already saw (`tracked`): a waiter is
+    /// recorded when it starts waiting, not again when it gets its key.
+    pub(crate) fn attached(node: Arc<Node>, link: Option<Link>, tracked: bool) -> Scope {
         Scope {
             token: Token::from_node(node),
             link,
@@ -243,7 +249,13 @@ impl Drop for Scope {
             self.token.node.cancel_with(cause);
         }
         if let Some(link) = self.link.take() {
-            link.unlink(&self.token.node);
+            // A superseded call ([`Run`] saw its cause, so it is settled)
+            // skips the unlink: its slot already holds its replacement (the
+            // cause is recorded only after the swap). Looked at only when
+            // settled, so a normal exit pays nothing for it.
+            if !(self.settled && self.token.node.is_superseded()) {
+                link.unlink(&self.token.node);
+            }
         }
         // Last: once a report no longer lists the scope, its key is free.
         if self.tracked {

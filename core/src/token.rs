@@ -127,6 +127,12 @@ impl Node {
         self.cause.get()
     }
 
+    /// `true` for a child or adopted node: something outside its scope can
+    /// cancel it.
+    pub(crate) fn has_parent(&self) -> bool {
+        !self.root
+    }
+
     /// Marks the owning scope as ended, for leak reports.
     pub(crate) fn end_tracked(&self) {
         self.ended.store(true, Ordering::Release);
@@ -141,6 +147,13 @@ impl Node {
     /// A recorded cause means the token is cancelled or about to be.
     pub(crate) fn recorded_cause(&self) -> Option<Cause> {
         self.cause.get()
+    }
+
+    /// `true` once a replace displaced this node from its registry slot
+    /// (the cause is recorded only after the swap).
+    #[inline]
+    pub(crate) fn is_superseded(&self) -> bool {
+        self.cause.holds(&Cause::Superseded)
     }
 
     /// Records `cause` (unless one is recorded, or an ancestor already

@@ -4,6 +4,11 @@
 #
 #   bash tests/benches/instructions.sh ["case filter" ...]
 #
+# `SC_BENCH_TARGET=policy` counts the cases of another bench target (default
+# `overhead`); `SC_BENCH_BATCH` is that target's calls per batch at scale 1
+# (default 5,000; 500 for the policy bench's wait hand-off, whose batch is
+# 500 tasks).
+#
 # For each per-call case of the `overhead` bench matching a filter (default:
 # the macro and Registry cases), runs one side at a time under callgrind at
 # two batch sizes and divides the difference in instructions by the
@@ -17,6 +22,7 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TARGET=${SC_BENCH_TARGET:-overhead}
+BATCH=${SC_BENCH_BATCH:-5000}
 BIN=$(cargo bench -p scoped-cancel-tests --bench "$TARGET" --no-run --message-format=json 2>/dev/null |
     sed -n "s/.*\"executable\":\"\([^\"]*$TARGET[^\"]*\)\".*/\1/p" | tail -n 1)
 [[ -x "$BIN" ]] || { echo "could not build the $TARGET bench" >&2; exit 1; }
@@ -35,8 +41,8 @@ count() {
     echo "$out"
 }
 
-# The bench runs 5 warm-up batches + 1 round = 6 batches of 5,000 × scale.
-calls_at() { echo $((6 * 5000 * $1)); }
+# The bench runs 5 warm-up batches + 1 round = 6 batches of $BATCH × scale.
+calls_at() { echo $((6 * BATCH * $1)); }
 
 printf '| case | ours (instructions/call) | hand-written | ratio |\n|---|---:|---:|---:|\n'
 for filter in "$@"; do

@@ -3,9 +3,12 @@
 mod entry;
 mod error;
 pub(crate) mod link;
+mod queue;
+mod replace;
 mod report;
 mod shutdown;
 mod storage;
+mod wait;
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -17,6 +20,7 @@ use hashbrown::hash_table::Entry;
 pub use entry::RegistryEntry;
 pub use error::EnterError;
 pub use report::{ScopeInfo, ShutdownReport};
+pub use wait::{EnterWaiting, WaitCall};
 
 use crate::cause::Cause;
 use crate::scope::Scope;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::queue::Waiting;
 use super::storage::Storage;
 use super::{Key, Registry};
 use crate::cause::Cause;
@@ -16,14 +17,27 @@ use crate::token::Node;
 pub struct ScopeInfo<K> {
     key: K,
     facts: Facts,
+    /// The calls queued behind this scope for its key.
+    waiting: Waiting,
 }
 
 impl<K> ScopeInfo<K> {
-    pub(crate) fn new(key: K, node: &Node) -> Self {
+    pub(crate) fn new(key: K, node: &Node, waiting: Waiting) -> Self {
         ScopeInfo {
             key,
             facts: Facts::of(node),
+            waiting,
         }
+    }
+
+    /// How many calls wait for this scope's key
+    /// ([`Registry::enter_waiting`], `occupied = wait`).
+    pub fn waiting(&self) -> usize {
+        self.waiting.count
+    }
+    /// How long the oldest of them has waited; `None` when none waits.
+    pub fn oldest_wait(&self) -> Option<Duration> {
+        self.waiting.oldest
     }
 
     /// The scope's key.
@@ -65,12 +79,18 @@ impl<K: fmt::Debug> fmt::Debug for ScopeInfo<K> {
 /// `name (key 7) at src/jobs.rs:42, age 1.2s, live` — one line per scope.
 impl<K: fmt::Debug> fmt::Display for ScopeInfo<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.facts.write(f, Some(&format_args!("{:?}", self.key)))
+        self.facts.write(f, Some(&format_args!("{:?}", self.key)))?;
+        if let Some(oldest) = self.waiting.oldest {
+            let count = self.waiting.count;
+            write!(f, ", {count} waiting (oldest {oldest:.1?})")?;
+        }
+        Ok(())
     }
 }
 
 impl<K: Key> Registry<K> {
-    /// Every live entry: key, name, file, line, age and state.
+    /// Every live entry: key, name, file, line, age and state, and how many
+    /// calls wait for its key.
     ///
     /// Keys are cloned under the shard's lock; the rest is read after it.
     pub fn report(&self) -> Vec<ScopeInfo<K>> {
@@ -80,18 +100,23 @@ impl<K: Key> Registry<K> {
 
 pub(crate) fn report<K: Key>(storage: &Storage<K>) -> Vec<ScopeInfo<K>> {
     // scoped-cancel-audit: allow(a snapshot for one report, dropped when it returns)
-    let mut live: Vec<(K, Arc<Node>)> = Vec::new();
+    let mut live: Vec<(K, Arc<Node>, Waiting)> = Vec::new();
     for shard in storage.shards() {
+        let table = shard.lock();
+        // Hashing again only in shards that have waiters.
+        let waiting = |key: &K| match shard.queues.any() {
+            true => shard.queues.waiting(storage.hash(key), key),
+            false => Waiting::default(),
+        };
         live.extend(
-            shard
-                .lock()
+            table
                 .iter()
-                .map(|slot| (slot.key.clone(), slot.node.clone())),
+                .map(|slot| (slot.key.clone(), slot.node.clone(), waiting(&slot.key))),
         );
     }
     let mut infos: Vec<ScopeInfo<K>> = live
         .into_iter()
-        .map(|(key, node)| ScopeInfo::new(key, &node))
+        .map(|(key, node, waiting)| ScopeInfo::new(key, &node, waiting))
         .collect();
     // Oldest first: the likeliest leaks lead the list.
     infos.sort_by_key(|info| std::cmp::Reverse(info.facts.age));

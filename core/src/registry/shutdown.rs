@@ -17,7 +17,9 @@ impl<K: Key> Registry<K> {
     ///
     /// When *called* (not when first polled) it makes every later
     /// [`enter`](Registry::enter) fail with
-    /// [`EnterError::ShuttingDown`](crate::EnterError::ShuttingDown) and
+    /// [`EnterError::ShuttingDown`](crate::EnterError::ShuttingDown),
+    /// refuses every call waiting for a key
+    /// ([`enter_waiting`](Registry::enter_waiting)) the same way, and
     /// cancels every live scope with [`Cause::Shutdown`]. The returned future
     /// waits until every scope has ended and every task spawned from one
     /// ([`Scope::spawn`](crate::Scope::spawn)) has finished, or until `grace`
@@ -48,6 +50,8 @@ impl<K: Key> Registry<K> {
         let storage = self.storage().clone();
         // Invariant 4: the flag is set before cancel_all takes any shard lock.
         storage.common.refusing.store(true, Ordering::SeqCst);
+        // After the flag: a waiter is refused here or when it queues.
+        super::wait::refuse_waiters(&storage);
         self.cancel_all_with(Cause::Shutdown);
         async move {
             let common = storage.common.clone();

@@ -22,11 +22,15 @@
 //!
 //! # Invariants
 //!
-//! 1. A key has at most one slot in its shard. Only `enter`/`insert` add slots,
-//!    and only after seeing no slot with an equal key under the shard's lock.
+//! 1. A key has at most one slot in its shard. Only `enter`/`insert` (and
+//!    `enter_replacing`/`enter_waiting`) add slots, and only after seeing no
+//!    slot with an equal key under the shard's lock.
 //! 2. A slot is removed only by its own guard (`Scope`, `RegistryEntry`), found
 //!    by `(hash, Arc::ptr_eq(node))`. A stale guard whose key was re-entered
-//!    finds no slot with its node and removes nothing (no ABA).
+//!    finds no slot with its node and removes nothing (no ABA). A slot's
+//!    node may be *swapped* under the lock — by `enter_replacing`
+//!    (`replace.rs`) or a hand-off to the key's oldest waiter (`queue.rs`) —
+//!    and the displaced guard is then such a stale guard.
 //! 3. The guard cancels its token *before* removing the slot, so a key that is
 //!    absent implies the previous holder's token is cancelled.
 //! 4. `refusing` is read under the shard lock by every insert and written
@@ -50,6 +54,7 @@ use hashbrown::HashTable;
 use tokio::sync::Notify;
 
 use super::link::Shard;
+use super::queue::Queues;
 use super::Key;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
 use crate::token::Node;
@@ -85,6 +90,8 @@ pub(crate) struct ShardImpl<K> {
     // scoped-cancel-audit: allow(the registry itself: each slot is removed by its Scope's Drop)
     table: Mutex<HashTable<Slot<K>>>,
     pub(crate) common: Arc<Common>,
+    /// Waiters for this shard's keys (`enter_waiting`; see `queue.rs`).
+    pub(crate) queues: Queues<K>,
 }
 
 impl<K> ShardImpl<K> {
@@ -98,7 +105,19 @@ impl<K: Key> Shard for ShardImpl<K> {
         let removed = {
             let mut table = self.lock();
             match table.find_entry(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
-                Ok(entry) => Some(entry.remove().0),
+                Ok(mut entry) => {
+                    // A key with waiters passes to the oldest (`queue.rs`);
+                    // without waiters in the shard this is one load.
+                    if self.queues.any() {
+                        let handed = self.queues.hand_off(hash, entry.get_mut(), &self.common);
+                        if let Some(handed) = handed {
+                            drop(table);
+                            handed.finish();
+                            return;
+                        }
+                    }
+                    Some(entry.remove().0)
+                }
                 Err(_) => None,
             }
         };
@@ -110,8 +129,14 @@ impl<K: Key> Shard for ShardImpl<K> {
     fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String> {
         let key = {
             let table = self.lock();
-            let slot = table.find(hash, |slot| Arc::ptr_eq(&slot.node, node))?;
-            slot.key.clone()
+            match table.find(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
+                Some(slot) => slot.key.clone(),
+                None => {
+                    drop(table);
+                    let key = self.queues.key_of(hash, node)?;
+                    return Some(format!("{key:?}, waiting for it"));
+                }
+            }
         };
         // `Debug` and `K::drop` run here, outside the lock.
         Some(format!("{key:?}"))
@@ -149,6 +174,7 @@ impl<K: Key> Storage<K> {
                 Arc::new(ShardImpl {
                     table: Mutex::new(HashTable::new()),
                     common: common.clone(),
+                    queues: Queues::new(),
                 })
             })
             .collect();

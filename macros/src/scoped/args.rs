@@ -13,7 +13,7 @@ use crate::errors::Errors;
 
 /// Every accepted argument, in the order the docs list them, with an
 /// example for error messages.
-const ACCEPTED: [(&str, &str); 9] = [
+const ACCEPTED: [(&str, &str); 10] = [
     ("registry", "registry = JOBS"),
     ("key", "key = id"),
     ("parent", "parent = &token"),
@@ -23,6 +23,7 @@ const ACCEPTED: [(&str, &str); 9] = [
     ("on_cancel", "on_cancel = Err(MyError::Cancelled)"),
     ("cooperative", "cooperative"),
     ("name", "name = \"jobs::fetch\""),
+    ("occupied", "occupied = wait"),
 ];
 
 /// A parsed `#[scoped_cancel(...)]` attribute.
@@ -39,6 +40,7 @@ pub(crate) struct Args {
     /// A flag: only the argument's own name.
     pub(crate) cooperative: Option<Ident>,
     pub(crate) name: Option<Arg<LitStr>>,
+    pub(crate) occupied: Option<Arg<Occupied>>,
     /// What is wrong with the arguments as written: reported by `valid`
     /// together with what it finds, so one compile shows every mistake.
     pub(crate) errors: Errors,
@@ -58,6 +60,17 @@ pub(crate) struct Arg<T> {
 pub(crate) enum Timeout {
     Literal(LitStr, Parsed),
     Expr(Expr),
+}
+
+/// `occupied = ..`: what a call does when its key already has a live scope.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Occupied {
+    /// Return `KeyOccupied` at once (the default).
+    Refuse,
+    /// Take the key; the holder is cancelled with `Superseded`.
+    Replace,
+    /// Queue until the key is free (first come, first served).
+    Wait,
 }
 
 /// One argument as written, before its name is interpreted.
@@ -128,6 +141,12 @@ impl Args {
             ),
             "cooperative" => flag(&mut self.cooperative, name, value, errors),
             "detached" => flag(&mut self.detached, name, value, errors),
+            "occupied" => place(
+                &mut self.occupied,
+                name,
+                expr(value).and_then(occupied),
+                errors,
+            ),
             _ => {
                 let meant = meant(&key);
                 errors.push(unknown(&name, meant));
@@ -224,6 +243,25 @@ fn timeout(value: Expr) -> Value<Timeout> {
             "write a literal such as `timeout = \"30s\"`, or a `Duration` expression",
         )),
     }
+}
+
+fn occupied(value: Expr) -> Value<Occupied> {
+    if let Expr::Path(path) = &value {
+        if path.attrs.is_empty() && path.qself.is_none() {
+            match path.path.get_ident().map(Ident::to_string).as_deref() {
+                Some("refuse") => return Value::Ok(Occupied::Refuse),
+                Some("replace") => return Value::Ok(Occupied::Replace),
+                Some("wait") => return Value::Ok(Occupied::Wait),
+                _ => {}
+            }
+        }
+    }
+    Value::Wrong(spanned(
+        &value,
+        "unknown `occupied` value: expected one of `refuse`, `replace`, `wait`",
+        "`refuse` (the default) returns `KeyOccupied` at once; `replace` takes the key \
+         and cancels its holder with `Superseded`; `wait` queues until the key is free",
+    ))
 }
 
 fn token_ident(value: Expr) -> Value<Ident> {

@@ -44,7 +44,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Expr, GenericArgument, Ident, LitStr, PathArguments, ReturnType, Type};
 
-use super::args::{Args, Timeout};
+use super::args::{Args, Occupied, Timeout};
 use super::item::{BoxedFuture, Flavor, Func};
 use super::valid::{Checked, Keyed};
 
@@ -179,17 +179,26 @@ impl<'a> Scoped<'a> {
             scope, body, out, ..
         } = &self.locals;
         let site = self.site();
-        let enter = self.enter();
+        let (timeout_let, timeout) = self.timeout();
+        // `occupied = wait`: the timeout is evaluated first, since it
+        // covers the wait, and the body gets what is left of it.
+        let (timeout_first, timeout_let, enter, timeout) = match self.occupied() {
+            Occupied::Wait => {
+                let (enter, left) = self.enter_waiting(timeout);
+                (timeout_let, None, enter, left)
+            }
+            Occupied::Refuse | Occupied::Replace => (None, timeout_let, self.enter(), timeout),
+        };
         let token = self.args.token.as_ref().map(|arg| {
             let name = &arg.value;
             quote!(let #name = #scope.token();)
         });
-        let (timeout_let, timeout) = self.timeout();
         let cooperative = self.args.cooperative.is_some();
         let pinned = self.pinned(inner_attrs, brace, stmts);
         let (pattern, value) = self.cancelled_arm();
         quote! {
             #site
+            #timeout_first
             #enter
             #token
             #timeout_let
@@ -224,14 +233,7 @@ impl<'a> Scoped<'a> {
     fn enter(&self) -> TokenStream {
         let p = &self.private;
         let scope = &self.locals.scope;
-        let parent = match (&self.args.parent, &self.args.detached) {
-            (Some(arg), _) => {
-                let parent = by_ref(&arg.value);
-                quote!(#p::parent(#parent))
-            }
-            (None, Some(_)) => quote!(#p::Parent::Detached),
-            (None, None) => quote!(#p::Parent::Ambient),
-        };
+        let parent = self.parent();
         let Some(Keyed { registry, key }) = self.keyed else {
             return quote! {
                 let #scope = #p::enter_anonymous(&__SCOPED_CANCEL_SITE, #parent);
@@ -239,11 +241,65 @@ impl<'a> Scoped<'a> {
         };
         let (registry, key) = (by_ref(registry), by_ref(key));
         let (pattern, value) = self.cancelled_arm();
+        let enter = match self.occupied() {
+            Occupied::Replace => quote!(#p::enter_replacing),
+            Occupied::Refuse | Occupied::Wait => quote!(#p::enter),
+        };
         quote! {
-            let #scope = match #p::enter(#registry, #key, &__SCOPED_CANCEL_SITE, #parent) {
+            let #scope = match #enter(#registry, #key, &__SCOPED_CANCEL_SITE, #parent) {
                 #p::Ok(#scope) => #scope,
                 #pattern => return #value,
             };
+        }
+    }
+
+    fn occupied(&self) -> Occupied {
+        self.args
+            .occupied
+            .as_ref()
+            .map_or(Occupied::Refuse, |arg| arg.value)
+    }
+
+    /// `occupied = wait`: `let (scope, left) = ..;` awaiting the key, raced
+    /// against the deadline and the parent; `left` is the rest of the
+    /// timeout, for the body.
+    fn enter_waiting(&self, timeout: TokenStream) -> (TokenStream, TokenStream) {
+        let p = &self.private;
+        let Locals {
+            scope,
+            timeout: left,
+            ..
+        } = &self.locals;
+        let parent = self.parent();
+        let Some(Keyed { registry, key }) = self.keyed else {
+            // `valid` rejects `occupied` without `registry`.
+            return (self.enter(), timeout);
+        };
+        let (registry, key) = (by_ref(registry), by_ref(key));
+        let (pattern, value) = self.cancelled_arm();
+        let enter = quote! {
+            let (#scope, #left) =
+                match #p::enter_waiting(#registry, #key, &__SCOPED_CANCEL_SITE, #parent, #timeout)
+                    .await
+                {
+                    #p::Ok(#scope) => #scope,
+                    #pattern => return #value,
+                };
+        };
+        (enter, quote!(#left))
+    }
+
+    /// Where the scope hangs: `parent = ..`, a root (`detached`), or the
+    /// current scope.
+    fn parent(&self) -> TokenStream {
+        let p = &self.private;
+        match (&self.args.parent, &self.args.detached) {
+            (Some(arg), _) => {
+                let parent = by_ref(&arg.value);
+                quote!(#p::parent(#parent))
+            }
+            (None, Some(_)) => quote!(#p::Parent::Detached),
+            (None, None) => quote!(#p::Parent::Ambient),
         }
     }
 

@@ -33,6 +33,14 @@ fn malformed_input_gives_errors_and_the_item_unchanged() {
         ("detached, parent = p", ASYNC_FN),
         ("detached = true", ASYNC_FN),
         ("self = 1", ASYNC_FN),
+        ("registry = R, key = id, occupied = queue", ASYNC_FN),
+        ("registry = R, key = id, occupied = \"wait\"", ASYNC_FN),
+        ("registry = R, key = id, occupied", ASYNC_FN),
+        ("occupied = wait", ASYNC_FN),
+        (
+            "registry = R, key = id, occupied = wait, occupied = wait",
+            ASYNC_FN,
+        ),
         ("", "fn job() {}"),
         ("", "struct S;"),
         ("", ""),
@@ -106,4 +114,27 @@ fn an_async_trait_body_is_wrapped_inside_the_box() {
         out.contains("# [allow (unused_variables)] let id = id ;"),
         "{out}"
     );
+}
+
+#[test]
+fn each_occupied_value_picks_its_entry_point() {
+    let entry = |occupied: &str| {
+        let out = run(&format!("registry = JOBS, key = id{occupied}"), ASYNC_FN);
+        assert!(!out.contains("compile_error"), "{out}");
+        out
+    };
+    let refuse = entry("");
+    assert!(refuse.contains("__private :: enter (&"), "{refuse}");
+    assert_eq!(refuse, entry(", occupied = refuse"));
+    let replace = entry(", occupied = replace");
+    assert!(
+        replace.contains("__private :: enter_replacing (&"),
+        "{replace}"
+    );
+    let wait = entry(", occupied = wait, timeout = limit");
+    // The timeout is evaluated before the wait, which it covers.
+    let timeout = wait.find("= limit").unwrap_or(usize::MAX);
+    let enter = wait.find("__private :: enter_waiting (&").unwrap_or(0);
+    assert!(timeout < enter, "{wait}");
+    assert!(wait.contains(". await"), "{wait}");
 }

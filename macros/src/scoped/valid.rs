@@ -46,6 +46,9 @@ pub(crate) fn check(args: syn::Result<Args>, func: syn::Result<Func>) -> syn::Re
         if let Err(e) = detached_or_parent(args) {
             errors.push(e);
         }
+        if let Err(e) = occupied_has_registry(args, keyed.as_ref()) {
+            errors.push(e);
+        }
     }
     let checked = match (args, func, flavor, keyed) {
         (Some(args), Some(func), Some(flavor), Some(keyed)) => Some(Checked {
@@ -176,6 +179,27 @@ fn detached_or_parent(args: &Args) -> syn::Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// `occupied` is about a key: it needs `registry` (and so `key`).
+fn occupied_has_registry(args: &Args, keyed: Option<&Option<Keyed>>) -> syn::Result<()> {
+    let Some(occupied) = &args.occupied else {
+        return Ok(());
+    };
+    // `Some(None)`: neither `registry` nor `key` was given. `None`: one of
+    // them is missing, already reported. A misspelled one is reported too.
+    let misspelled = args
+        .misspelled
+        .iter()
+        .any(|m| *m == "registry" || *m == "key");
+    if matches!(keyed, Some(None)) && !misspelled {
+        return Err(syn::Error::new(
+            occupied.name.span(),
+            "`occupied` needs a `registry` and a `key`: it says what a call does when its key is taken\n\
+             help: add them, e.g. `#[scoped_cancel(registry = JOBS, key = id, occupied = wait)]`",
+        ));
+    }
+    Ok(())
 }
 
 /// The names a parameter pattern binds.

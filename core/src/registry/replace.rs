@@ -1,0 +1,99 @@
+//! `Registry::enter_replacing`: latest wins.
+//!
+//! The new scope's node takes the holder's slot under the shard lock (the
+//! key is never free in between, so no plain `enter` can slip in); the
+//! displaced node is cancelled with [`Cause::Superseded`] after unlocking.
+//! The holder's guard later finds no slot with its node and removes nothing
+//! (removal is by hash and node identity), so its exit never removes the
+//! new entry, whichever of the two comes first.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use hashbrown::hash_table::Entry;
+
+use super::error::EnterError;
+use super::link::Link;
+use super::storage::Slot;
+use super::{Key, Registry};
+use crate::cause::Cause;
+use crate::scope::Scope;
+use crate::site::Origin;
+use crate::token::Node;
+
+impl<K: Key> Registry<K> {
+    /// Enters a new scope under `key`, taking the key from the scope that
+    /// holds it, if any: latest wins.
+    ///
+    /// The holder's token is cancelled with [`Cause::Superseded`] before
+    /// this returns (its body sees that cause), and its guard's later exit
+    /// leaves the new entry alone. Calls waiting for the key
+    /// ([`enter_waiting`](Registry::enter_waiting)) keep waiting, now for
+    /// the new scope. Refused only with [`EnterError::ShuttingDown`], after
+    /// [`shutdown`](Registry::shutdown) until [`reopen`](Registry::reopen).
+    ///
+    /// On a free key it costs what [`enter`](Registry::enter) costs.
+    ///
+    /// ```
+    /// use scoped_cancel::{Cause, Registry};
+    ///
+    /// static SEARCHES: Registry<u32> = Registry::new(); // one search per session
+    ///
+    /// let typed_a = SEARCHES.enter_replacing(7).unwrap();
+    /// let typed_ab = SEARCHES.enter_replacing(7).unwrap();   // "ab" supersedes "a"
+    /// assert_eq!(typed_a.token().cause(), Some(Cause::Superseded));
+    /// assert!(!typed_ab.is_cancelled());
+    ///
+    /// drop(typed_a);                            // the old guard's exit ...
+    /// assert!(SEARCHES.contains_key(&7));       // ... leaves the new entry
+    /// drop(typed_ab);
+    /// assert!(SEARCHES.is_empty());
+    /// ```
+    #[track_caller]
+    pub fn enter_replacing(&self, key: K) -> Result<Scope, EnterError<K>> {
+        self.replace_node(key, Node::root(Origin::caller("Registry::enter_replacing")))
+    }
+
+    /// [`Registry::enter_replacing`] with a name for leak reports.
+    #[track_caller]
+    pub fn enter_replacing_named(
+        &self,
+        key: K,
+        name: &'static str,
+    ) -> Result<Scope, EnterError<K>> {
+        self.replace_node(key, Node::root(Origin::caller(name)))
+    }
+
+    /// Takes `key` for a scope on `node`, built by the caller (before the
+    /// key's `Hash` and `Eq` run, as in `enter_node`).
+    pub(crate) fn replace_node(&self, key: K, node: Arc<Node>) -> Result<Scope, EnterError<K>> {
+        // As in `add`: allocation and clones stay outside the shard lock.
+        let storage = self.storage();
+        let hash = storage.hash(&key);
+        let shard = storage.shard(hash);
+        let held = node.clone();
+        let mut table = shard.lock();
+        // Invariant 4 of `storage.rs`, as for every insert.
+        if storage.common.refusing.load(Ordering::SeqCst) {
+            drop(table);
+            return Err(EnterError::ShuttingDown(key));
+        }
+        let rehash = |slot: &Slot<K>| storage.hash(&slot.key);
+        let displaced = match table.entry(hash, |slot| slot.key == key, rehash) {
+            Entry::Occupied(mut slot) => {
+                Some((std::mem::replace(&mut slot.get_mut().node, held), key))
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert(Slot { key, node: held });
+                None
+            }
+        };
+        drop(table);
+        // Outside the lock: the cause is recorded, then the token cancelled
+        // (its wakers run user code); the spare key drops here too.
+        if let Some((old, _key)) = displaced {
+            old.cancel_with(Cause::Superseded);
+        }
+        Ok(Scope::new(node, Some(Link::new(shard.clone(), hash))))
+    }
+}
