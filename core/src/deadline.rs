@@ -3,7 +3,7 @@
 //! A deadline is stored as nanoseconds since a process-wide epoch, with
 //! `u64::MAX` for "none", so that "the earlier of two" is an integer `min`,
 //! a child copies its parent's with one load, and a [`Run`](crate::Run)
-//! lowers it with one `fetch_min`. The epoch lies well before any instant
+//! lowers it with one store. The epoch lies well before any instant
 //! this process will see (a paused tokio clock starts at the real time its
 //! runtime was built), and 2^64 ns is 584 years: later deadlines are kept
 //! as the latest representable one.
@@ -29,9 +29,14 @@ impl DeadlineCell {
         DeadlineCell(AtomicU64::new(self.0.load(Ordering::Relaxed)))
     }
 
-    /// Makes the deadline `at` unless it is already earlier.
+    /// Makes the deadline `at` unless it is already earlier. Only the one
+    /// `Run` that owns the scope writes here (a `Scope` runs once), so a
+    /// load and a store do: no read-modify-write.
     pub(crate) fn lower(&self, at: Instant) {
-        self.0.fetch_min(encode(at), Ordering::Relaxed);
+        let at = encode(at);
+        if at < self.0.load(Ordering::Relaxed) {
+            self.0.store(at, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn get(&self) -> Option<Instant> {
@@ -62,7 +67,13 @@ pub(crate) fn encode(at: Instant) -> u64 {
 }
 
 pub(crate) fn decode(nanos: u64) -> Instant {
-    Instant::from_std(epoch() + Duration::from_nanos(nanos))
+    let epoch = epoch();
+    // Never a panic, even where `Instant` cannot reach 584 years ahead.
+    let at = epoch
+        .checked_add(Duration::from_nanos(nanos))
+        .or_else(|| epoch.checked_add(Duration::from_secs(86_400 * 365 * 30)))
+        .unwrap_or(epoch);
+    Instant::from_std(at)
 }
 
 #[cfg(test)]
@@ -82,6 +93,15 @@ mod tests {
         child.lower(now + Duration::from_millis(1));
         assert_eq!(child.get(), Some(now + Duration::from_millis(1)));
         assert_eq!(cell.get(), Some(now + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn far_deadlines_are_kept_as_the_latest_one() {
+        let cell = DeadlineCell::none();
+        let far = Instant::now() + Duration::from_secs(u64::from(u32::MAX) * 1_000);
+        cell.lower(far);
+        let kept = cell.get().expect("a deadline");
+        assert!(kept > Instant::now() + Duration::from_secs(86_400 * 365 * 500));
     }
 
     #[test]
