@@ -69,6 +69,9 @@ pub use tokio_util;
 
 pub mod testing;
 
+#[cfg(feature = "tower")]
+pub mod tower;
+
 /// Runs each call of an `async fn` inside its own [`Scope`]: registered
 /// under a key, raced against cancellation and an optional deadline, and
 /// cleaned up on every exit.

@@ -1,0 +1,40 @@
+//! Per-request scopes and deadlines for tower services (axum, tonic, hyper):
+//! feature `tower`.
+//!
+//! - [`ScopeLayer`] (servers): every request runs inside its own scope, with
+//!   a deadline taken from the layer and from the caller's headers; the
+//!   scope ends when the response body ends or is dropped, so a client that
+//!   disconnects cancels everything the request started.
+//! - Deadline headers: [`parse_grpc_timeout`], [`encode_grpc_timeout`] and
+//!   the plain-HTTP milliseconds header ([`TIMEOUT_MS`]).
+
+mod ambient;
+mod body;
+mod layer;
+mod service;
+mod status;
+mod timeout_header;
+
+pub use body::ScopeBody;
+pub use layer::ScopeLayer;
+pub use service::{ResponseFuture, ScopeService};
+pub use timeout_header::{
+    encode_grpc_timeout, encode_timeout_ms, parse_grpc_timeout, parse_timeout_ms, MalformedTimeout,
+    GRPC_TIMEOUT,
+};
+
+/// The errors bodies and clients in this module return: boxed, as hyper,
+/// axum and tonic take them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A plain-HTTP deadline header, in whole milliseconds: `x-timeout-ms`.
+///
+/// HTTP has no standard deadline header. This one is read only when a
+/// [`ScopeLayer`] is told to ([`ScopeLayer::deadline_header`]); it carries
+/// milliseconds as Connect's `connect-timeout-ms` and Envoy's
+/// `x-envoy-expected-rq-timeout-ms` do.
+pub const TIMEOUT_MS: http::HeaderName = http::HeaderName::from_static("x-timeout-ms");
+
+/// The request's deadline, in the request's extensions when it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestDeadline(pub tokio::time::Instant);
