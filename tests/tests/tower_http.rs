@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Extension, Router};
-use scoped_cancel::tower::{RequestDeadline, ScopeLayer, TIMEOUT_MS};
+use scoped_cancel::tower::{ScopeLayer, TIMEOUT_MS};
 use scoped_cancel::{Cause, Registry, Token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -48,16 +48,15 @@ async fn stuck(
 
 #[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handler_runs_in_its_scope_and_sees_the_callers_budget() {
-    async fn budget(
-        Extension(token): Extension<Token>,
-        deadline: Option<Extension<RequestDeadline>>,
-    ) -> String {
+    async fn budget(Extension(token): Extension<Token>) -> String {
+        // The request's scope is the current one while the handler runs,
+        // across its awaits.
+        assert_eq!(Token::current().as_ref(), Some(&token));
+        tokio::task::yield_now().await;
+        assert_eq!(Token::current().as_ref(), Some(&token));
         assert!(!token.is_cancelled());
-        match deadline {
-            Some(Extension(RequestDeadline(at))) => {
-                let left = at.saturating_duration_since(tokio::time::Instant::now());
-                format!("{}", left.as_millis())
-            }
+        match token.remaining() {
+            Some(left) => format!("{}", left.as_millis()),
             None => "none".to_owned(),
         }
     }
@@ -261,10 +260,15 @@ async fn an_sse_stream_keeps_its_scope_while_streaming_and_loses_it_when_the_cli
         State(seen): State<Seen>,
         Extension(token): Extension<Token>,
     ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
-        seen.send(token).unwrap();
-        let events = stream::unfold(0u64, |n| async move {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            Some((Ok(Event::default().data(n.to_string())), n + 1))
+        seen.send(token.clone()).unwrap();
+        let events = stream::unfold(0u64, move |n| {
+            let token = token.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                // The body is polled with the request's scope current.
+                let current = Token::current() == Some(token);
+                Some((Ok(Event::default().data(format!("{n} {current}"))), n + 1))
+            }
         });
         Sse::new(events)
     }
@@ -288,7 +292,9 @@ async fn an_sse_stream_keeps_its_scope_while_streaming_and_loses_it_when_the_cli
     while seen_events < 5 {
         let n = within(LIMIT, "events", conn.read(&mut buf)).await.unwrap();
         assert!(n > 0, "stream ended early");
-        seen_events += String::from_utf8_lossy(&buf[..n]).matches("data: ").count();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        seen_events += text.matches("data: ").count();
+        assert!(!text.contains("false"), "{text}");
         assert!(!token.is_cancelled());
         assert!(STREAMS.contains_key("sse"));
     }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
@@ -12,8 +13,10 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::status::Outcome;
 use super::BoxError;
+use crate::ambient::Entered;
 use crate::cause::{Cancelled, Cause};
 use crate::scope::Scope;
+use crate::token::Node;
 
 /// What a streaming body watches between frames: its scope's token and the
 /// request's deadline. Boxed, and made only when the inner body first waits,
@@ -25,6 +28,9 @@ struct Watch {
 
 /// The request's scope, carried by its response body.
 pub(crate) struct Guard {
+    /// The scope's node, moved into the thread's current-scope slot while
+    /// the inner body is polled or dropped (as in [`Run`](crate::Run)).
+    ambient: Option<Arc<Node>>,
     pub(crate) scope: Scope,
     pub(crate) deadline: Option<Instant>,
     pub(crate) grpc: bool,
@@ -32,8 +38,14 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    pub(crate) fn new(scope: Scope, deadline: Option<Instant>, grpc: bool) -> Guard {
+    pub(crate) fn new(
+        scope: Scope,
+        ambient: Option<Arc<Node>>,
+        deadline: Option<Instant>,
+        grpc: bool,
+    ) -> Guard {
         Guard {
+            ambient,
             scope,
             deadline,
             grpc,
@@ -80,6 +92,16 @@ pin_project! {
         // Declared after `inner`: the inner body is dropped before the scope ends.
         guard: Option<Guard>,
     }
+
+    impl<B> PinnedDrop for ScopeBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let Some(guard) = this.guard.as_mut() {
+                let _current = Entered::new(&mut guard.ambient);
+                this.inner.set(None);
+            }
+        }
+    }
 }
 
 impl<B> ScopeBody<B> {
@@ -118,11 +140,18 @@ where
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
             return Poll::Ready(this.message.take().map(|m| Ok(Frame::data(m.into()))));
         };
-        match inner.poll_frame(cx) {
+        let polled = match this.guard.as_mut() {
+            Some(guard) => {
+                let _current = Entered::new(&mut guard.ambient);
+                inner.poll_frame(cx)
+            }
+            None => inner.poll_frame(cx),
+        };
+        match polled {
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
             Poll::Ready(end) => {
                 // End of stream or an error: the request is over.
-                this.inner.set(None);
+                end_inner(this.inner, this.guard);
                 *this.guard = None;
                 Poll::Ready(end.map(|r| r.map_err(Into::into)))
             }
@@ -134,7 +163,7 @@ where
                     return Poll::Pending;
                 };
                 let grpc = guard.grpc;
-                this.inner.set(None);
+                end_inner(this.inner, this.guard);
                 *this.guard = None;
                 let outcome = Outcome::of(&cause);
                 Poll::Ready(Some(if grpc {
@@ -159,6 +188,17 @@ where
             (None, Some(m)) => SizeHint::with_exact(m.len() as u64),
             (None, None) => SizeHint::with_exact(0),
         }
+    }
+}
+
+/// Drops the inner body with its scope current, before the scope ends.
+fn end_inner<B>(mut inner: Pin<&mut Option<B>>, guard: &mut Option<Guard>) {
+    match guard.as_mut() {
+        Some(guard) => {
+            let _current = Entered::new(&mut guard.ambient);
+            inner.set(None);
+        }
+        None => inner.set(None),
     }
 }
 

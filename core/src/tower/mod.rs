@@ -5,18 +5,23 @@
 //!   a deadline taken from the layer and from the caller's headers; the
 //!   scope ends when the response body ends or is dropped, so a client that
 //!   disconnects cancels everything the request started.
+//! - [`PropagateDeadlineLayer`] (clients): sends the current scope's
+//!   remaining budget on as `grpc-timeout` (and a plain-HTTP header), and
+//!   fails a request whose budget is spent without sending it;
+//!   [`current_budget`] does the same for clients that are not tower services.
 //! - Deadline headers: [`parse_grpc_timeout`], [`encode_grpc_timeout`] and
 //!   the plain-HTTP milliseconds header ([`TIMEOUT_MS`]).
 
-mod ambient;
 mod body;
 mod layer;
+mod propagate;
 mod service;
 mod status;
 mod timeout_header;
 
 pub use body::ScopeBody;
 pub use layer::ScopeLayer;
+pub use propagate::{current_budget, PropagateDeadline, PropagateDeadlineLayer, PropagateFuture};
 pub use service::{ResponseFuture, ScopeService};
 pub use timeout_header::{
     encode_grpc_timeout, encode_timeout_ms, parse_grpc_timeout, parse_timeout_ms, MalformedTimeout,
@@ -34,7 +39,3 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// milliseconds as Connect's `connect-timeout-ms` and Envoy's
 /// `x-envoy-expected-rq-timeout-ms` do.
 pub const TIMEOUT_MS: http::HeaderName = http::HeaderName::from_static("x-timeout-ms");
-
-/// The request's deadline, in the request's extensions when it has one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RequestDeadline(pub tokio::time::Instant);

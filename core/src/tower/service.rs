@@ -15,8 +15,10 @@ use tower_service::Service;
 use super::body::{Guard, ScopeBody};
 use super::layer::Config;
 use super::status::{is_grpc, Outcome};
+use crate::ambient::Entered;
 use crate::cause::Cause;
 use crate::scope::Scope;
+use crate::token::Node;
 
 /// The service [`ScopeLayer`](super::ScopeLayer) wraps around yours.
 #[derive(Clone, Debug)]
@@ -64,16 +66,23 @@ where
             Ok(scope) => scope,
             Err(outcome) => return ResponseFuture::answer(outcome, grpc),
         };
-        req.extensions_mut().insert(scope.token());
         if let Some(at) = deadline {
-            req.extensions_mut().insert(super::RequestDeadline(at));
+            // Set before the handler runs: `Token::deadline` reads it.
+            scope.node().lower_deadline(at);
         }
-        let inner = self.inner.call(req);
+        req.extensions_mut().insert(scope.token());
+        let mut ambient = Some(scope.node().clone());
+        // Services that start work in `call` see the request's scope too.
+        let inner = {
+            let _current = Entered::new(&mut ambient);
+            self.inner.call(req)
+        };
         ResponseFuture {
             state: State::Running {
                 inner: Some(inner),
                 sleep: deadline.map(tokio::time::sleep_until),
                 waiter: None,
+                ambient,
                 scope: Some(scope),
                 deadline,
                 grpc,
@@ -92,6 +101,17 @@ pin_project! {
         state: State<F>,
         _body: PhantomData<fn() -> B>,
     }
+
+    impl<F, B> PinnedDrop for ResponseFuture<F, B> {
+        fn drop(this: Pin<&mut Self>) {
+            // The handler's future drops while its scope is current, as it
+            // would inside `Scope::run`, and before the scope ends.
+            if let StateProj::Running { mut inner, ambient, .. } = this.project().state.project() {
+                let _current = Entered::new(ambient);
+                inner.set(None);
+            }
+        }
+    }
 }
 
 pin_project! {
@@ -106,6 +126,9 @@ pin_project! {
             sleep: Option<Sleep>,
             #[pin]
             waiter: Option<WaitForCancellationFutureOwned>,
+            // A second handle to the scope's node, moved into the thread's
+            // current-scope slot while the handler is polled.
+            ambient: Option<Arc<Node>>,
             scope: Option<Scope>,
             deadline: Option<Instant>,
             grpc: bool,
@@ -149,23 +172,32 @@ where
                 mut inner,
                 mut sleep,
                 mut waiter,
+                ambient,
                 scope,
                 deadline,
                 grpc,
             } => {
-                let Some(live) = scope.as_ref() else {
-                    panic!("ResponseFuture polled after completion");
-                };
-                let node = live.node().clone();
                 // Biased: the handler goes first, so a finished answer is
                 // never thrown away.
                 if let Some(fut) = inner.as_mut().as_pin_mut() {
-                    if let Poll::Ready(out) = crate::tower::ambient::poll_in(live, fut, cx) {
-                        inner.set(None);
-                        let guard = scope.take().map(|s| Guard::new(s, *deadline, *grpc));
+                    let polled = {
+                        let _current = Entered::new(ambient);
+                        fut.poll(cx)
+                    };
+                    if let Poll::Ready(out) = polled {
+                        {
+                            let _current = Entered::new(ambient);
+                            inner.set(None);
+                        }
+                        let guard = scope
+                            .take()
+                            .map(|s| Guard::new(s, ambient.take(), *deadline, *grpc));
                         return Poll::Ready(out.map(|r| r.map(|b| ScopeBody::new(b, guard))));
                     }
                 }
+                let Some(node) = scope.as_ref().map(Scope::node) else {
+                    panic!("ResponseFuture polled after completion");
+                };
                 if let Some(s) = sleep.as_mut().as_pin_mut() {
                     if s.poll(cx).is_ready() {
                         sleep.set(None);
@@ -173,23 +205,25 @@ where
                     }
                 }
                 let cause = match node.recorded_cause() {
-                    Some(cause) => Some(cause),
+                    Some(cause) => cause,
                     None => {
                         if waiter.is_none() {
                             waiter.set(Some(node.ct.clone().cancelled_owned()));
                         }
-                        let w = waiter.as_mut().as_pin_mut().expect("set above");
+                        let Some(w) = waiter.as_mut().as_pin_mut() else {
+                            return Poll::Pending;
+                        };
                         match w.poll(cx) {
-                            Poll::Ready(()) => Some(node.cause().unwrap_or(Cause::Parent)),
-                            Poll::Pending => None,
+                            Poll::Ready(()) => node.cause().unwrap_or(Cause::Parent),
+                            Poll::Pending => return Poll::Pending,
                         }
                     }
                 };
-                let Some(cause) = cause else {
-                    return Poll::Pending;
-                };
                 // The handler's future is dropped before the scope ends.
-                inner.set(None);
+                {
+                    let _current = Entered::new(ambient);
+                    inner.set(None);
+                }
                 *scope = None;
                 let outcome = Outcome::of(&cause);
                 Poll::Ready(Ok(
