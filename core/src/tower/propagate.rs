@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, Request, Response};
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -69,10 +70,20 @@ pub fn current_budget() -> Result<Option<Duration>, Cancelled> {
 /// A request whose budget is already spent is not sent: a gRPC request gets
 /// a local trailers-only `DEADLINE_EXCEEDED` response (as a grpc-go client
 /// fails locally), and any other request fails with a [`Cancelled`] error
-/// whose cause is [`Cause::Deadline`].
+/// whose cause is [`Cause::Deadline`]. A gRPC request that fails with a
+/// transport error once its deadline (the budget, or a `grpc-timeout` it
+/// already carried) has passed is reported as `DEADLINE_EXCEEDED` too, as
+/// grpc-go does: tonic's `Channel` enforces `grpc-timeout` on its own side
+/// and reports its expiry as `CANCELLED` ("Timeout expired").
+///
+/// The header carries a duration, so the callee's deadline is the caller's
+/// plus the time the request spends in transit (less the rounding down).
+/// [`margin`](PropagateDeadlineLayer::margin) takes an allowance for that off
+/// the budget, so that the callee gives up first.
 #[derive(Clone, Debug, Default)]
 pub struct PropagateDeadlineLayer {
     header: Option<HeaderName>,
+    margin: Duration,
 }
 
 impl PropagateDeadlineLayer {
@@ -88,6 +99,15 @@ impl PropagateDeadlineLayer {
         self.header = Some(name);
         self
     }
+
+    /// Sends the remaining budget less `margin` (default zero): the callee's
+    /// deadline is then no later than the caller's while the request takes
+    /// less than `margin` to arrive. A budget no larger than the margin
+    /// counts as spent.
+    pub fn margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
 }
 
 impl<S> Layer<S> for PropagateDeadlineLayer {
@@ -97,6 +117,7 @@ impl<S> Layer<S> for PropagateDeadlineLayer {
         PropagateDeadline {
             inner,
             header: self.header.clone(),
+            margin: self.margin,
         }
     }
 }
@@ -106,6 +127,7 @@ impl<S> Layer<S> for PropagateDeadlineLayer {
 pub struct PropagateDeadline<S> {
     inner: S,
     header: Option<HeaderName>,
+    margin: Duration,
 }
 
 /// Sets `name` to the budget unless it already holds a smaller one.
@@ -140,24 +162,49 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let grpc = is_grpc(req.headers());
-        match current_budget() {
+        let budget = current_budget().and_then(|left| match left {
+            Some(left) if left <= self.margin => Err(Cancelled::new(Cause::Deadline)),
+            left => Ok(left.map(|left| left - self.margin)),
+        });
+        let left = match budget {
             Err(cancelled) => return PropagateFuture::spent(grpc, cancelled),
-            Ok(None) => {}
-            Ok(Some(left)) => {
-                let headers = req.headers_mut();
-                if grpc {
-                    let (p, e) = (parse_grpc_timeout, encode_grpc_timeout);
-                    shorten(headers, GRPC_TIMEOUT, left, p, e);
-                }
-                if let Some(name) = &self.header {
-                    let (p, e) = (parse_timeout_ms, encode_timeout_ms);
-                    shorten(headers, name.clone(), left, p, e);
-                }
+            Ok(left) => left,
+        };
+        let headers = req.headers_mut();
+        let mut deadline = None;
+        if grpc {
+            // The earlier of the budget and a timeout the request carries.
+            let carried = headers
+                .get(GRPC_TIMEOUT)
+                .and_then(|v| parse_grpc_timeout(v.as_bytes()).ok());
+            if let Some(left) = left {
+                shorten(
+                    headers,
+                    GRPC_TIMEOUT,
+                    left,
+                    parse_grpc_timeout,
+                    encode_grpc_timeout,
+                );
             }
+            deadline = match (carried, left) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            .and_then(|d| Instant::now().checked_add(d));
+        }
+        if let (Some(name), Some(left)) = (&self.header, left) {
+            shorten(
+                headers,
+                name.clone(),
+                left,
+                parse_timeout_ms,
+                encode_timeout_ms,
+            );
         }
         PropagateFuture {
             state: Propagate::Sent {
                 fut: self.inner.call(req),
+                deadline,
             },
         }
     }
@@ -175,7 +222,12 @@ pin_project! {
 pin_project! {
     #[project = PropagateProj]
     enum Propagate<F> {
-        Sent { #[pin] fut: F },
+        Sent {
+            #[pin]
+            fut: F,
+            // For gRPC requests: when the budget sent runs out.
+            deadline: Option<Instant>,
+        },
         Spent { grpc: bool, cancelled: Option<Cancelled> },
     }
 }
@@ -200,8 +252,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            PropagateProj::Sent { fut } => fut.poll(cx).map(|out| match out {
+            PropagateProj::Sent { fut, deadline } => fut.poll(cx).map(|out| match out {
                 Ok(response) => Ok(response.map(|b| ScopeBody::new(b, None))),
+                // A failure after the deadline is the deadline's doing.
+                Err(_) if deadline.is_some_and(|at| Instant::now() >= at) => {
+                    let outcome = Outcome::Deadline;
+                    Ok(outcome.response(true, ScopeBody::answer(outcome, true)))
+                }
                 Err(e) => Err(e.into()),
             }),
             PropagateProj::Spent { grpc, cancelled } => {
