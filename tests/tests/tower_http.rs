@@ -110,7 +110,7 @@ async fn a_timeout_answers_504_in_time_and_cancels_the_handler() {
     let (status, _, body) = within(LIMIT, "504", fetch(&client, &server.url("/slow"), &[])).await;
     let took = started.elapsed();
     assert_eq!(status, 504);
-    assert_eq!(body, "deadline exceeded");
+    assert_eq!(body, "deadline exceeded\n");
     assert!(
         took >= Duration::from_millis(100),
         "answered before the deadline: {took:?}"
@@ -210,7 +210,10 @@ async fn cancel_by_id_answers_503_and_runs_the_handlers_cleanup() {
 
     assert!(REQUESTS.cancel("job-1"));
     let (status, _, body) = within(LIMIT, "503", first).await.unwrap();
-    assert_eq!((status.as_u16(), body.as_str()), (503, "request cancelled"));
+    assert_eq!(
+        (status.as_u16(), body.as_str()),
+        (503, "request cancelled\n")
+    );
     assert_eq!(token.cause(), Some(Cause::Requested));
     assert!(cleaned.load(Ordering::SeqCst));
     assert!(eventually(SECOND, || REQUESTS.is_empty()).await);
@@ -232,7 +235,7 @@ async fn a_malformed_deadline_header_is_answered_400_never_a_panic() {
         let (status, _, body) = fetch(&client, &url, &[("x-timeout-ms", bad)]).await;
         assert_eq!(
             (status.as_u16(), body.as_str()),
-            (400, "malformed deadline header"),
+            (400, "malformed deadline header\n"),
             "{bad:?}"
         );
     }
@@ -361,7 +364,7 @@ async fn graceful_shutdown_cancels_requests_and_reports_stragglers() {
     let (status, _, body) = within(LIMIT, "polite", polite).await.unwrap();
     assert_eq!(
         (status.as_u16(), body.as_str()),
-        (503, "server shutting down")
+        (503, "server shutting down\n")
     );
     assert!(cleaned.load(Ordering::SeqCst));
 

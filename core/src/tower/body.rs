@@ -117,7 +117,7 @@ impl<B> ScopeBody<B> {
     pub(crate) fn answer(outcome: Outcome, grpc: bool) -> Self {
         ScopeBody {
             inner: None,
-            message: (!grpc).then(|| outcome.message()),
+            message: (!grpc).then(|| outcome.body()),
             guard: None,
         }
     }

@@ -62,6 +62,17 @@ impl Outcome {
         }
     }
 
+    /// The text body of an HTTP answer: the message and a newline.
+    pub(crate) fn body(self) -> &'static str {
+        match self {
+            Outcome::Deadline => "deadline exceeded\n",
+            Outcome::Requested => "request cancelled\n",
+            Outcome::Shutdown => "server shutting down\n",
+            Outcome::Occupied => "a request with this key is in progress\n",
+            Outcome::Malformed => "malformed deadline header\n",
+        }
+    }
+
     /// The `grpc-status` and `grpc-message` pair, as headers or trailers.
     pub(crate) fn grpc_headers(self) -> HeaderMap {
         let mut map = HeaderMap::with_capacity(2);
@@ -124,6 +135,14 @@ mod tests {
         }
         assert_eq!(Outcome::Malformed.response(false, ()).status(), 400);
         assert_eq!(Outcome::Malformed.grpc(), "3");
+    }
+
+    #[test]
+    fn bodies_are_the_messages_with_a_newline() {
+        use Outcome::*;
+        for o in [Deadline, Requested, Shutdown, Occupied, Malformed] {
+            assert_eq!(o.body(), format!("{}\n", o.message()));
+        }
     }
 
     #[test]
