@@ -6,9 +6,12 @@
 //! One keep-alive connection per server; each round sends a batch of
 //! sequential requests to the two servers of a pair, alternating which goes
 //! first, and records the ratios of the batches' p50 and p99 latencies.
+//! Then the same routers are called in process (`oneshot`, no network), to
+//! isolate the layer's own cost per request.
 //!
 //! `cargo bench -p scoped-cancel-tests --bench tower_latency [-- FILTER...]`;
-//! `SC_BENCH_ROUNDS` (default 21), `SC_BENCH_SCALE` (batch of 2,000).
+//! `SC_BENCH_ROUNDS` (default 21), `SC_BENCH_SCALE` (batches of 2,000
+//! requests over the network, 20,000 in process).
 
 mod common;
 
@@ -122,6 +125,23 @@ fn block<F: Future>(rt: &Runtime, f: F) -> F::Output {
     rt.block_on(f)
 }
 
+/// `n` requests through the router in process (no network): ns per request.
+fn in_process(rt: &Runtime, app: &Router, n: usize) -> f64 {
+    use tower::ServiceExt;
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..n {
+            let req = http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let resp = common::call(app.clone().oneshot(req)).await.unwrap();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            std::hint::black_box(body);
+        }
+        start.elapsed().as_nanos() as f64 / n as f64
+    })
+}
+
 fn main() {
     let options = Options::from_env();
     let rounds = options.rounds(21);
@@ -179,6 +199,38 @@ fn main() {
     assert!(LIVE.is_empty(), "a request's scope outlived the run");
     print_table(
         "Request latency through the layer (axum, loopback HTTP/1, one keep-alive connection)",
+        &rows,
+    );
+
+    // The layer's own cost: the router called in process, no network.
+    let local = common::current_thread();
+    let m = options.scaled(20_000);
+    let mut rows = Vec::new();
+    for (name, a, b) in pairs {
+        let name = format!("in process: {name}");
+        if !options.wants(&name) {
+            continue;
+        }
+        let (app_a, app_b) = (app(a), app(b));
+        in_process(&local, &app_a, m / 4);
+        in_process(&local, &app_b, m / 4);
+        let mut row = Row::new(name, "ns");
+        for round in 0..rounds {
+            let (x, y) = if round % 2 == 0 {
+                let x = in_process(&local, &app_a, m);
+                (x, in_process(&local, &app_b, m))
+            } else {
+                let y = in_process(&local, &app_b, m);
+                (in_process(&local, &app_a, m), y)
+            };
+            row.push(x, y);
+        }
+        eprintln!("  {}: ratio {:.3}", row.name, median(&row.ratios));
+        rows.push(row);
+    }
+    assert!(LIVE.is_empty(), "a request's scope outlived the run");
+    print_table(
+        "Per request in process (axum router, current-thread runtime)",
         &rows,
     );
 }
