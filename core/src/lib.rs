@@ -36,6 +36,14 @@
 //! it. Leak reports ([`Registry::report`], [`testing`]) show forgotten and
 //! parked scopes; an un-scoped token in a thread-local belongs to no scope,
 //! and no report can show it.
+//!
+//! # Servers and clients
+//!
+//! With the feature `tower`, `tower::ScopeLayer` runs each request of an
+//! axum, tonic or hyper service in its own scope, with a deadline taken
+//! from the caller's `grpc-timeout` (or a plain-HTTP header), and
+//! `tower::PropagateDeadlineLayer` passes a scope's remaining budget on
+//! to the next service. The default build has no such dependency.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -11,6 +11,40 @@
 //!   [`current_budget`] does the same for clients that are not tower services.
 //! - Deadline headers: [`parse_grpc_timeout`], [`encode_grpc_timeout`] and
 //!   the plain-HTTP milliseconds header ([`TIMEOUT_MS`]).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! use std::time::Duration;
+//! use axum::{body::Body, routing::get, Router};
+//! use scoped_cancel::{scoped_cancel, tower::ScopeLayer, Cancelled, Token};
+//! use tower_service::Service;
+//!
+//! // Nests under the request's scope (the current one) and inherits its deadline.
+//! #[scoped_cancel]
+//! async fn lookup() -> Result<String, Cancelled> {
+//!     let left = Token::current().unwrap().remaining().unwrap();
+//!     tokio::time::sleep(Duration::from_secs(60)).await;
+//!     Ok(format!("{left:?}"))
+//! }
+//!
+//! let mut app = Router::new()
+//!     .route("/", get(|| async { lookup().await.unwrap_or_default() }))
+//!     .layer(ScopeLayer::new().timeout(Duration::from_secs(5)));
+//!
+//! let request = http::Request::get("/").body(Body::empty()).unwrap();
+//! let response = app.call(request).await.unwrap();
+//! assert_eq!(response.status(), 504); // the layer's 5 s ran out first
+//!
+//! let request = http::Request::get("/")
+//!     .header("content-type", "application/grpc")
+//!     .header("grpc-timeout", "100m")
+//!     .body(Body::empty())
+//!     .unwrap();
+//! let response = app.call(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["grpc-status"], "4"); // DEADLINE_EXCEEDED
+//! # }
+//! ```
 
 mod body;
 mod layer;
