@@ -380,3 +380,83 @@ async fn graceful_shutdown_cancels_requests_and_reports_stragglers() {
     REQUESTS.reopen();
     server.stop().await;
 }
+
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_that_passes_mid_stream_cuts_the_stream_off() {
+    use axum::response::sse::{Event, Sse};
+    use futures_util::stream;
+
+    async fn ticks(
+        State(seen): State<Seen>,
+        Extension(token): Extension<Token>,
+    ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+        seen.send(token).unwrap();
+        Sse::new(stream::unfold(0u64, |n| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Some((Ok(Event::default().data(n.to_string())), n + 1))
+        }))
+    }
+    let (seen, mut tokens) = mpsc::unbounded_channel();
+    let app = Router::new()
+        .route("/ticks", get(ticks))
+        .with_state(seen)
+        .layer(ScopeLayer::new().timeout(Duration::from_millis(150)));
+    let server = Server::start(app).await;
+    let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    conn.write_all(b"GET /ticks HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let token = within(LIMIT, "stream started", tokens.recv())
+        .await
+        .unwrap();
+    // The stream flows until the deadline, then the server cuts the
+    // connection (an HTTP body cannot carry an error status mid-stream).
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    within(LIMIT, "stream cut off", async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.contains("data: 0"), "{text}");
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "the chunked body must not end cleanly"
+    );
+    assert_eq!(token.cause(), Some(Cause::Deadline));
+    server.stop().await;
+}
+
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_under_a_parent_are_answered_503_when_it_is_cancelled() {
+    let (seen, mut tokens) = mpsc::unbounded_channel();
+    let cleaned = Arc::new(AtomicBool::new(false));
+    let lifetime = scoped_cancel::Scope::root_named("server lifetime");
+    let app = Router::new()
+        .route("/slow", get(stuck))
+        .with_state((seen, cleaned.clone()))
+        .layer(ScopeLayer::new().parent(&lifetime.token()));
+    let server = Server::start(app).await;
+    let client = client();
+    let call = tokio::spawn({
+        let (client, url) = (client.clone(), server.url("/slow"));
+        async move { fetch(&client, &url, &[]).await }
+    });
+    let token = within(LIMIT, "handler started", tokens.recv())
+        .await
+        .unwrap();
+    drop(lifetime);
+    let (status, _, body) = within(LIMIT, "503", call).await.unwrap();
+    assert_eq!(
+        (status.as_u16(), body.as_str()),
+        (503, "server shutting down\n")
+    );
+    assert_eq!(token.cause(), Some(Cause::Parent));
+    assert!(cleaned.load(Ordering::SeqCst));
+    server.stop().await;
+}
