@@ -10,15 +10,23 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::ambient::Entered;
+use crate::ambient::{swap, Entered};
 use crate::cause::{Cancelled, Cause};
 use crate::scope::Scope;
 use crate::token::Node;
 
 /// A deadline not armed yet: relative ones start at the first poll.
+/// Absolute ones are kept encoded (`deadline::encode`), so that the enum
+/// fits in the 16 bytes of a `Duration` (its niche holds the tag).
 pub(crate) enum Timer {
     After(Duration),
-    At(Instant),
+    At(u64),
+}
+
+impl Timer {
+    pub(crate) fn at(deadline: Instant) -> Timer {
+        Timer::At(crate::deadline::encode(deadline))
+    }
 }
 
 pin_project! {
@@ -31,27 +39,57 @@ pin_project! {
     /// is cancelled and the key is released.
     #[must_use = "futures do nothing unless polled; dropping this ends the scope"]
     pub struct Run<F> {
-        // `None` only once dropped, so that it drops while its scope is current.
         #[pin]
-        body: Option<F>,
+        body: Body<F>,
         #[pin]
         deadline: Option<Sleep>,
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
         timer: Option<Timer>,
-        cooperative: bool,
-        // A second handle to the scope's node, moved into the thread's
-        // current-scope slot during each poll of the body: no reference
-        // count is touched per poll. `None` only during such a poll.
-        ambient: Option<Arc<Node>>,
         scope: Scope,
     }
+}
 
-    impl<F> PinnedDrop for Run<F> {
+pin_project! {
+    /// The user's future, and a second handle to the scope's node that is
+    /// swapped into the thread's current-scope slot while the future is
+    /// polled or dropped unfinished (no reference count is touched per poll).
+    struct Body<F> {
+        #[pin]
+        fut: F,
+        // Declared after `fut`, so it drops after it: see `Ambient`'s drop.
+        ambient: Ambient,
+    }
+
+    impl<F> PinnedDrop for Body<F> {
         fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            let _current = Entered::new(this.ambient);
-            this.body.set(None);
+            // Entered here; `fut` then drops inside the scope, and
+            // `ambient`'s own drop, next, swaps the scope back out (also
+            // if `fut`'s drop panics: the remaining fields still drop).
+            // A finished `async` body has nothing left to drop: no swaps.
+            let this = this.project();
+            if !this.ambient.finished {
+                swap(&mut this.ambient.handle);
+            }
+        }
+    }
+}
+
+/// What a [`Body`] swaps in, and two flags that fit in its padding (moving
+/// `cooperative` here keeps `Run` from growing by a word for `finished`).
+/// Only ever a field of a `Body`.
+struct Ambient {
+    handle: Option<Arc<Node>>,
+    cooperative: bool,
+    /// The body returned `Ready`.
+    finished: bool,
+}
+
+impl Drop for Ambient {
+    fn drop(&mut self) {
+        // Undoes the swap of `Body`'s drop, which has run just before.
+        if !self.finished {
+            swap(&mut self.handle);
         }
     }
 }
@@ -59,12 +97,17 @@ pin_project! {
 impl<F: Future> Run<F> {
     pub(crate) fn new(scope: Scope, body: F, timer: Option<Timer>, cooperative: bool) -> Self {
         Run {
-            body: Some(body),
+            body: Body {
+                fut: body,
+                ambient: Ambient {
+                    handle: Some(scope.node().clone()),
+                    cooperative,
+                    finished: false,
+                },
+            },
             deadline: None,
             waiter: None,
             timer,
-            cooperative,
-            ambient: Some(scope.node().clone()),
             scope,
         }
     }
@@ -91,7 +134,7 @@ impl<F: Future> Future for Run<F> {
             // (overflowing `Instant`) never fires.
             let at = match timer {
                 Timer::After(timeout) => Instant::now().checked_add(timeout),
-                Timer::At(at) => Some(at),
+                Timer::At(at) => Some(crate::deadline::decode(at)),
             };
             if let Some(at) = at {
                 this.scope.node().lower_deadline(at);
@@ -99,17 +142,17 @@ impl<F: Future> Future for Run<F> {
             }
         }
         // Biased: the body goes first, so finished work is never thrown away.
+        let body = this.body.project();
         let polled = {
-            let _current = Entered::new(this.ambient);
-            match this.body.as_mut().as_pin_mut() {
-                Some(body) => body.poll(cx),
-                None => unreachable!("`Run` polled after its body was dropped"),
-            }
+            let _current = Entered::new(&mut body.ambient.handle);
+            body.fut.poll(cx)
         };
         if let Poll::Ready(out) = polled {
+            body.ambient.finished = true;
             return Poll::Ready(Ok(out));
         }
-        if !*this.cooperative {
+        let cooperative = body.ambient.cooperative;
+        if !cooperative {
             if this.waiter.is_none() {
                 // A cause already recorded (cancelled before the body could
                 // finish): return without the waiter (a token clone and two
@@ -136,12 +179,25 @@ impl<F: Future> Future for Run<F> {
         if expired {
             this.deadline.set(None);
             this.scope.node().cancel_with(Cause::Deadline);
-            if !*this.cooperative {
+            if !cooperative {
                 return Poll::Ready(Err(Self::cancelled(this.scope)));
             }
             // Cooperative: the body watches the token, which was just
             // cancelled, and runs on until it notices.
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unarmed_deadline_takes_no_more_room_than_a_duration() {
+        assert_eq!(
+            std::mem::size_of::<Option<Timer>>(),
+            std::mem::size_of::<Option<Duration>>()
+        );
     }
 }
