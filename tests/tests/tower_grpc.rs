@@ -408,3 +408,78 @@ async fn a_spent_budget_fails_at_once_without_sending() {
     assert!(saw.try_recv().is_err());
     assert_eq!(handled.load(Ordering::SeqCst), 0);
 }
+
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "2s")]
+async fn under_tonics_own_server_the_layer_still_scopes_each_call() {
+    // tonic's `transport::Server` runs its own `grpc-timeout` timer outside
+    // every user layer and answers CANCELLED when it fires; the layer's
+    // timer fires within the same millisecond with DEADLINE_EXCEEDED.
+    // Whichever answers, the handler's scope ends, and everything else the
+    // layer does (current scope, keys, cancel by id) holds.
+    static CALLS: Registry<String> = Registry::new();
+    let key = |parts: &http::request::Parts| {
+        parts
+            .headers
+            .get("x-call-id")?
+            .to_str()
+            .ok()
+            .map(str::to_owned)
+    };
+    let (seen, mut saw) = mpsc::unbounded_channel();
+    let handler = server_b(seen);
+    let svc = Svc {
+        handler: Arc::new(move |r| handler(r)),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(ScopeLayer::new().name("tonic").keyed(&CALLS, key))
+            .add_service(svc)
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                async move {
+                    let _ = stopped.await;
+                },
+            ),
+    );
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    let answer = ask(channel.clone(), tonic::Request::new(Ask { wait_ms: 0 }))
+        .await
+        .unwrap();
+    assert_eq!(answer.budget_us, None);
+    assert!(saw.recv().await.unwrap().deadline.is_none());
+
+    let mut r = tonic::Request::new(Ask { wait_ms: 60_000 });
+    r.set_timeout(Duration::from_millis(50));
+    let status = ask(channel.clone(), r).await.unwrap_err();
+    assert!(
+        matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded),
+        "{status:?}"
+    );
+    let token = saw.recv().await.unwrap().token;
+    within(SECOND, "handler's scope ended", token.cancelled()).await;
+
+    let mut r = tonic::Request::new(Ask { wait_ms: 60_000 });
+    r.metadata_mut().insert("x-call-id", "t1".parse().unwrap());
+    let call = tokio::spawn(ask(channel.clone(), r));
+    let token = within(LIMIT, "started", saw.recv()).await.unwrap().token;
+    assert!(CALLS.cancel("t1"));
+    let status = within(LIMIT, "cancelled", call).await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    assert_eq!(token.cause(), Some(Cause::Requested));
+    assert!(eventually(SECOND, || CALLS.is_empty()).await);
+
+    drop(channel);
+    let _ = stop.send(());
+    within(LIMIT, "server stopped", server)
+        .await
+        .unwrap()
+        .unwrap();
+}
