@@ -21,11 +21,17 @@ use crate::token::Token;
 /// Runs every request inside its own [`Scope`].
 ///
 /// The scope is entered when the request's headers arrive (the service's
-/// `call`), is the handler's scope while it runs, and ends when the
-/// response body has been sent, fails, or is dropped — a client that
-/// disconnects drops the response future or the body, so everything inside
-/// the request is cancelled. The handler can read its token from the
-/// request's extensions (`axum::Extension<Token>`).
+/// `call`), so time spent queued behind the layer counts against the
+/// deadline. It is the current scope ([`Token::current`]) while the handler
+/// and the response body are polled, so every `#[scoped_cancel]` call
+/// inside nests under it and inherits its deadline; the token is also in
+/// the request's extensions (`axum::Extension<Token>`). It ends when the
+/// response body has been sent, fails, or is dropped: a client that
+/// disconnects drops the response future or the body, and everything
+/// inside the request is cancelled (the cause then reads
+/// [`Cause::ScopeExited`](crate::Cause::ScopeExited)). A streaming or SSE
+/// body keeps the scope alive while it streams; a timeout covers the whole
+/// body, so give long streams a layer without one.
 ///
 /// The request's deadline is the earliest of:
 /// - [`timeout`](ScopeLayer::timeout), counted from the headers' arrival;
@@ -53,7 +59,11 @@ use crate::token::Token;
 /// `DEADLINE_EXCEEDED`, and a malformed `grpc-timeout` is refused rather
 /// than ignored. (tonic's own server answers an expired `grpc-timeout` with
 /// `CANCELLED` and runs a request whose header is malformed without a
-/// deadline.)
+/// deadline. Its `transport::Server` runs that timer outside every user
+/// layer, so under it either answer may win; serve tonic routes through
+/// axum — `Routes::into_axum_router()` — for the spec's.) If the deadline
+/// passes after the handler answered, while the body streams, a gRPC body
+/// ends with trailers carrying the status and an HTTP body is cut off.
 ///
 /// ```
 /// use std::time::Duration;
