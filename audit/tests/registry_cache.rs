@@ -158,22 +158,33 @@ fn dependencies_in_the_registry_cache() {
         .collect();
     assert_eq!(findings, Vec::<String>::new());
 
-    // syn 3 does not parse this one 2015-edition type alias of a bare trait
-    // object (`type Action = Fn(&siginfo_t) + Send + Sync;`); it is reported
-    // as unparsable and every other file is still checked.
+    // Files syn cannot parse are reported, and every other file is still
+    // checked. Two kinds are expected: compile-fail fixtures under a crate's
+    // `tests/ui` (invalid on purpose, e.g. pin-project's), and
+    // signal-hook-registry's 2015-edition alias of a bare trait object
+    // (`type Action = Fn(&siginfo_t) + Send + Sync;`). Anything else is a
+    // parser gap to look at.
     let errors: BTreeSet<String> = out
         .errors
         .iter()
         .map(|e| short(&e.file, &registry))
         .collect();
-    let mut expected = BTreeSet::new();
+    let unexpected: Vec<&String> = errors
+        .iter()
+        .filter(|file| {
+            !file.contains("/tests/ui/") && file.as_str() != "signal-hook-registry/src/lib.rs"
+        })
+        .collect();
+    assert!(unexpected.is_empty(), "unparsable: {unexpected:?}");
     if dirs.iter().any(|d| {
         d.file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("signal-hook-registry-1."))
     }) {
-        expected.insert("signal-hook-registry/src/lib.rs".to_owned());
+        assert!(
+            errors.contains("signal-hook-registry/src/lib.rs"),
+            "{errors:?}"
+        );
     }
-    assert_eq!(errors, expected);
     assert_eq!(out.files, files);
     assert!(out.lines > 100_000, "only {} lines scanned", out.lines);
 
