@@ -26,6 +26,9 @@ pub enum Cause {
     /// [`Registry::cancel_all`](crate::Registry::cancel_all) or
     /// [`Registry::shutdown`](crate::Registry::shutdown).
     Shutdown,
+    /// A watchdog found the scope older than its limit and was configured to
+    /// cancel it (see [`watchdog`](crate::watchdog)).
+    Expired,
     /// Refusal: the key already had a live scope, so the call never entered one.
     KeyOccupied,
     /// Refusal: the registry is shutting down, so the call never entered a scope.
@@ -33,18 +36,19 @@ pub enum Cause {
 }
 
 impl Cause {
-    const ALL: [Cause; 8] = [
+    pub(crate) const ALL: [Cause; 9] = [
         Cause::Requested,
         Cause::Deadline,
         Cause::Parent,
         Cause::ScopeExited,
         Cause::Panicked,
         Cause::Shutdown,
+        Cause::Expired,
         Cause::KeyOccupied,
         Cause::ShuttingDown,
     ];
 
-    fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         // Codes start at 1: 0 means "no cause yet" in a `CauseCell`.
         Cause::ALL
             .iter()
@@ -71,6 +75,7 @@ impl fmt::Display for Cause {
             Cause::ScopeExited => "the scope exited",
             Cause::Panicked => "the scope exited by panicking",
             Cause::Shutdown => "the registry was shut down",
+            Cause::Expired => "a watchdog found the scope older than its limit",
             Cause::KeyOccupied => "the key already had a live scope",
             Cause::ShuttingDown => "the registry is shutting down",
         })

@@ -52,6 +52,7 @@ pub struct Scope {
 impl Scope {
     pub(crate) fn new(node: Arc<Node>, link: Option<Link>) -> Scope {
         let tracked = crate::tracking::attach(&node, link.as_ref());
+        crate::observe::started(&node, link.as_ref());
         Scope {
             token: Token::from_node(node),
             link,
@@ -190,6 +191,7 @@ impl Drop for Scope {
             };
             self.token.node.cancel_with(cause);
         }
+        crate::observe::ended(&self.token.node, self.link.as_ref());
         if let Some(link) = self.link.take() {
             link.unlink(&self.token.node);
         }

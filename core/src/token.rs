@@ -57,6 +57,8 @@ pub(crate) struct Node {
     /// it: the record stays (weak) until the node is gone, and reports skip
     /// it from now on. Fits in the padding after `cause` and `root`.
     ended: AtomicBool,
+    /// What the `tracing`/`metrics` hooks keep (zero-sized without them).
+    pub(crate) observe: crate::observe::NodeState,
 }
 
 impl Node {
@@ -86,6 +88,7 @@ impl Node {
             origin,
             born: Stamp::now(),
             ended: AtomicBool::new(false),
+            observe: Default::default(),
         })
     }
 
@@ -132,6 +135,7 @@ impl Node {
         };
         let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
         self.ct.cancel();
+        crate::observe::cancelled(self, &cause, won);
         won
     }
 }

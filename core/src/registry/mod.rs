@@ -5,7 +5,7 @@ mod error;
 pub(crate) mod link;
 mod report;
 mod shutdown;
-mod storage;
+pub(crate) mod storage;
 
 use std::borrow::Borrow;
 use std::fmt;

@@ -26,6 +26,10 @@ impl<K> ScopeInfo<K> {
         }
     }
 
+    pub(crate) fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
     /// The scope's key.
     pub fn key(&self) -> &K {
         &self.key

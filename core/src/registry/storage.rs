@@ -106,10 +106,10 @@ impl<K: Key> Shard for ShardImpl<K> {
         self.common.something_ended();
     }
 
-    fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String> {
+    fn key_text(&self, hash: u64, node: &Node) -> Option<String> {
         let key = {
             let table = self.lock();
-            let slot = table.find(hash, |slot| Arc::ptr_eq(&slot.node, node))?;
+            let slot = table.find(hash, |slot| std::ptr::eq(&*slot.node, node))?;
             slot.key.clone()
         };
         // `Debug` and `K::drop` run here, outside the lock.
