@@ -68,6 +68,7 @@ pub use token::{Scoped, Token, Unscoped, UnscopedTokenCannotCrossThreads_CallInt
 /// The tokio-util crate this one builds on (a public dependency).
 pub use tokio_util;
 
+pub mod dump;
 pub mod testing;
 pub mod watchdog;
 

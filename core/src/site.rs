@@ -18,6 +18,7 @@ pub struct Site {
     file: &'static str,
     line: u32,
     /// What the `tracing`/`metrics` hooks keep per site (nothing without them).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) observe: crate::observe::SiteState,
 }
 

@@ -26,6 +26,7 @@ impl<K> ScopeInfo<K> {
         }
     }
 
+    #[cfg(feature = "tracing")]
     pub(crate) fn facts(&self) -> &Facts {
         &self.facts
     }
