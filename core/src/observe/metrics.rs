@@ -47,9 +47,14 @@ impl Handles {
             live: metrics::gauge!(LIVE_SCOPES, "name" => name),
             duration: metrics::histogram!(SCOPE_DURATION, "name" => name),
             // Labels in one fixed order: `name`, then `cause`.
-            exits: Cause::ALL
-                .each_ref()
-                .map(|cause| metrics::counter!(SCOPE_EXITS, "name" => name, "cause" => cause_label(cause))),
+            // No series for the refusals: a call refused never had a scope.
+            exits: Cause::ALL.each_ref().map(|cause| {
+                if cause.is_refusal() {
+                    Counter::noop()
+                } else {
+                    metrics::counter!(SCOPE_EXITS, "name" => name, "cause" => cause_label(cause))
+                }
+            }),
         }
     }
 }
