@@ -44,7 +44,9 @@ fn scrape() -> String {
                 .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 .expect("send the request");
             let mut response = String::new();
-            stream.read_to_string(&mut response).expect("read the response");
+            stream
+                .read_to_string(&mut response)
+                .expect("read the response");
             assert!(response.starts_with("HTTP/1.1 200"), "{response}");
             return response;
         }
@@ -76,9 +78,13 @@ fn the_live_gauge_rises_with_live_scopes_and_falls_back_to_zero() {
     exporter();
     static REG: Registry<u32> = Registry::new();
     let gauge = |text: &str| value(text, "scoped_cancel_live_scopes", &[("name", "m::gauge")]);
-    let scopes: Vec<Scope> = (0..5).map(|k| REG.enter_named(k, "m::gauge").unwrap()).collect();
+    let scopes: Vec<Scope> = (0..5)
+        .map(|k| REG.enter_named(k, "m::gauge").unwrap())
+        .collect();
     assert_eq!(gauge(&scrape()), Some(5.0));
-    let more: Vec<Scope> = (5..8).map(|k| REG.enter_named(k, "m::gauge").unwrap()).collect();
+    let more: Vec<Scope> = (5..8)
+        .map(|k| REG.enter_named(k, "m::gauge").unwrap())
+        .collect();
     assert_eq!(gauge(&scrape()), Some(8.0));
     drop(scopes);
     assert_eq!(gauge(&scrape()), Some(3.0));
@@ -132,7 +138,11 @@ fn exits_are_counted_by_cause_and_timed_by_the_histogram() {
     });
     let text = scrape();
     let exits = |cause: &str| {
-        value(&text, "scoped_cancel_scope_exits_total", &[("name", NAME), ("cause", cause)])
+        value(
+            &text,
+            "scoped_cancel_scope_exits_total",
+            &[("name", NAME), ("cause", cause)],
+        )
     };
     assert_eq!(exits("scope_exited"), Some(2.0), "{text}");
     for cause in ["requested", "deadline", "panicked", "shutdown", "expired"] {
@@ -146,8 +156,15 @@ fn exits_are_counted_by_cause_and_timed_by_the_histogram() {
     );
     assert_eq!(parent, Some(1.0), "{text}");
     // Every exit is timed: 7 scopes of this name ended.
-    assert!(text.contains("# TYPE scoped_cancel_scope_duration_seconds histogram"), "{text}");
-    let count = value(&text, "scoped_cancel_scope_duration_seconds_count", &[("name", NAME)]);
+    assert!(
+        text.contains("# TYPE scoped_cancel_scope_duration_seconds histogram"),
+        "{text}"
+    );
+    let count = value(
+        &text,
+        "scoped_cancel_scope_duration_seconds_count",
+        &[("name", NAME)],
+    );
     assert_eq!(count, Some(7.0), "{text}");
     let all = value(
         &text,
@@ -156,16 +173,26 @@ fn exits_are_counted_by_cause_and_timed_by_the_histogram() {
     );
     assert_eq!(all, Some(7.0), "{text}");
     // The gauge came back to zero; the watchdog counted its report.
-    assert_eq!(value(&text, "scoped_cancel_live_scopes", &[("name", NAME)]), Some(0.0));
     assert_eq!(
-        value(&text, "scoped_cancel_watchdog_overdue_total", &[("name", NAME)]),
+        value(&text, "scoped_cancel_live_scopes", &[("name", NAME)]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "scoped_cancel_watchdog_overdue_total",
+            &[("name", NAME)]
+        ),
         Some(1.0),
         "{text}"
     );
     // Refusals are never exits: no series for them.
     assert!(!text.contains(r#"cause="key_occupied""#), "{text}");
     // describe_metrics() reached the exporter.
-    assert!(text.contains("# HELP scoped_cancel_scope_exits_total"), "{text}");
+    assert!(
+        text.contains("# HELP scoped_cancel_scope_exits_total"),
+        "{text}"
+    );
 }
 
 #[scoped_cancel(name = "m::annotated")]
@@ -176,7 +203,13 @@ async fn annotated(wait: tokio::sync::oneshot::Receiver<()>) {
 #[test]
 fn an_annotated_fn_reports_under_its_name_through_its_site() {
     exporter();
-    let gauge = |text: &str| value(text, "scoped_cancel_live_scopes", &[("name", "m::annotated")]);
+    let gauge = |text: &str| {
+        value(
+            text,
+            "scoped_cancel_live_scopes",
+            &[("name", "m::annotated")],
+        )
+    };
     runtime().block_on(async {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let call = tokio::spawn(annotated(rx));

@@ -73,7 +73,12 @@ impl Capture {
     /// The one event with this message about `name`.
     fn one(&self, message: &str, name: &str) -> Captured {
         let found = self.find(message, name);
-        assert_eq!(found.len(), 1, "{message} for {name}: {:#?}", self.0.lock().unwrap());
+        assert_eq!(
+            found.len(),
+            1,
+            "{message} for {name}: {:#?}",
+            self.0.lock().unwrap()
+        );
         found.into_iter().next().unwrap()
     }
 }
@@ -86,7 +91,11 @@ fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
 
 fn assert_site(event: &Captured, line: u32) {
     assert_eq!(event.field("file"), Some(file!()), "{event:?}");
-    assert_eq!(event.field("line"), Some(line.to_string().as_str()), "{event:?}");
+    assert_eq!(
+        event.field("line"),
+        Some(line.to_string().as_str()),
+        "{event:?}"
+    );
     assert!(event.field("age_ms").is_some(), "{event:?}");
 }
 
@@ -140,7 +149,10 @@ async fn a_passed_deadline_is_a_warning_with_the_key() {
     assert_eq!(cancelled.field("cause"), Some("deadline"));
     assert_eq!(cancelled.field("key"), Some("\"job-a\""));
     assert_site(&cancelled, line);
-    assert_eq!(events.one("scope ended", "t::deadline").field("cause"), Some("deadline"));
+    assert_eq!(
+        events.one("scope ended", "t::deadline").field("cause"),
+        Some("deadline")
+    );
 }
 
 #[test]
@@ -173,7 +185,10 @@ fn a_panic_inside_a_scope_is_a_cancel_event() {
     let cancelled = events.one("scope cancelled", "t::panicked");
     assert_eq!(cancelled.field("cause"), Some("panicked"));
     assert_eq!(cancelled.field("key"), Some("3"));
-    assert_eq!(events.one("scope ended", "t::panicked").field("cause"), Some("panicked"));
+    assert_eq!(
+        events.one("scope ended", "t::panicked").field("cause"),
+        Some("panicked")
+    );
 }
 
 #[tokio::test(start_paused = true)]

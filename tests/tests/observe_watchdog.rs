@@ -12,7 +12,9 @@ use tokio::time::{sleep, Instant};
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn alive_tasks() -> usize {
-    tokio::runtime::Handle::current().metrics().num_alive_tasks()
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
 }
 
 #[scoped_cancel::test]
@@ -58,7 +60,10 @@ async fn cancel_overdue_releases_the_waiters_of_a_parked_scope_which_keeps_its_k
     // The raced call ended and released its key; the parked guard holds its own.
     assert!(!REG.contains_key(&2));
     assert!(REG.contains_key(&1));
-    assert!(REG.enter(1).is_err(), "the key stays occupied until the guard drops");
+    assert!(
+        REG.enter(1).is_err(),
+        "the key stays occupied until the guard drops"
+    );
     assert_eq!(watchdog.reported(), 2);
     watchdog.stop().await;
     drop(parked);
@@ -133,12 +138,19 @@ async fn the_dump_groups_a_sites_scopes_with_count_and_keys() {
     let dump = ScopeDump::registry(&REG);
     assert_eq!((dump.len(), dump.sites()), (3, 1));
     let text = dump.to_string();
-    assert!(text.starts_with("3 live scope(s) at 1 site(s)\n\n3 × observe_watchdog::keyed at "), "{text}");
+    assert!(
+        text.starts_with("3 live scope(s) at 1 site(s)\n\n3 × observe_watchdog::keyed at "),
+        "{text}"
+    );
     assert!(text.contains(", 1 cancelled"), "{text}");
     for key in ["key 0, ", "key 1, ", "key 2, "] {
         assert!(text.contains(key), "{text}");
     }
-    assert!(dump.json().contains(r#""count":3,"cancelled":1,"#), "{}", dump.json());
+    assert!(
+        dump.json().contains(r#""count":3,"cancelled":1,"#),
+        "{}",
+        dump.json()
+    );
 
     // Tracked scopes: this test's collector records the annotated calls.
     let mut senders = Vec::new();
@@ -154,7 +166,10 @@ async fn the_dump_groups_a_sites_scopes_with_count_and_keys() {
     assert!(text.contains("3 × observe_watchdog::keyed at "), "{text}");
     let (content_type, json) = scoped_cancel::dump::respond(None, Some("application/json"));
     assert_eq!(content_type, "application/json");
-    assert!(json.contains(r#"{"name":"observe_watchdog::dumped","#), "{json}");
+    assert!(
+        json.contains(r#"{"name":"observe_watchdog::dumped","#),
+        "{json}"
+    );
     drop(senders);
     for call in calls {
         call.await.unwrap();

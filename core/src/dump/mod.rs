@@ -228,8 +228,11 @@ pub(crate) fn wants_json(query: Option<&str>, accept: Option<&str>) -> bool {
             .any(|pair| pair.eq_ignore_ascii_case("format=json"))
     });
     let in_accept = accept.is_some_and(|a| {
-        a.split(',')
-            .any(|part| part.trim().to_ascii_lowercase().starts_with("application/json"))
+        a.split(',').any(|part| {
+            part.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
     });
     in_query || in_accept
 }
@@ -251,7 +254,10 @@ mod tests {
             vec![
                 (("a", "src/a.rs", 3), row(Some("1"), 10, None)),
                 (("b", "src/b.rs", 9), row(None, 500, None)),
-                (("a", "src/a.rs", 3), row(Some("\"x\""), 2_000, Some(Cause::Requested))),
+                (
+                    ("a", "src/a.rs", 3),
+                    row(Some("\"x\""), 2_000, Some(Cause::Requested)),
+                ),
             ]
             .into_iter(),
         )

@@ -65,9 +65,12 @@ static BY_NAME: Mutex<Option<HashMap<(usize, usize), &'static Handles>>> = Mutex
 
 const CACHE_SLOTS: usize = 16;
 
+/// A cached name (address, length) and its handles.
+type Cached = Option<(usize, usize, &'static Handles)>;
+
 thread_local! {
     /// Direct-mapped by the name's address: a hit is a compare, no lock.
-    static CACHE: [Cell<Option<(usize, usize, &'static Handles)>>; CACHE_SLOTS] =
+    static CACHE: [Cell<Cached>; CACHE_SLOTS] =
         const { [const { Cell::new(None) }; CACHE_SLOTS] };
 }
 

@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 
 use crate::registry::link::KeyRef;
-use crate::registry::{Key, Registry};
 use crate::registry::storage::Storage;
+use crate::registry::{Key, Registry};
 use crate::token::Node;
 use crate::tracking::all_collectors;
 
