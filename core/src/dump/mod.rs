@@ -23,8 +23,8 @@
 //! use scoped_cancel::{dump::ScopeDump, Registry};
 //!
 //! static JOBS: Registry<u64> = Registry::new();
-//! let _a = JOBS.enter_named(1, "jobs::run").unwrap();
-//! let _b = JOBS.enter_named(2, "jobs::run").unwrap();
+//! // One site (name, file, line), two scopes.
+//! let _scopes: Vec<_> = (1..=2).map(|k| JOBS.enter_named(k, "jobs::run").unwrap()).collect();
 //!
 //! let dump = ScopeDump::registry(&JOBS);
 //! assert_eq!(dump.len(), 2);
