@@ -50,6 +50,7 @@ pub struct Scope {
 }
 
 impl Scope {
+    #[inline]
     pub(crate) fn new(node: Arc<Node>, link: Option<Link>) -> Scope {
         let tracked = crate::tracking::attach(&node, link.as_ref());
         crate::observe::started(&node, link.as_ref());

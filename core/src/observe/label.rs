@@ -18,3 +18,37 @@ pub(crate) fn cause_label(cause: &Cause) -> &'static str {
         Cause::ShuttingDown => "shutting_down",
     }
 }
+
+/// A dense index per cause (no `_` arm either), for per-cause tables.
+pub(crate) fn cause_index(cause: &Cause) -> usize {
+    match cause {
+        Cause::Requested => 0,
+        Cause::Deadline => 1,
+        Cause::Parent => 2,
+        Cause::ScopeExited => 3,
+        Cause::Panicked => 4,
+        Cause::Shutdown => 5,
+        Cause::Expired => 6,
+        Cause::KeyOccupied => 7,
+        Cause::ShuttingDown => 8,
+    }
+}
+
+/// How many causes [`cause_index`] numbers.
+pub(crate) const CAUSES: usize = 9;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cause_has_its_own_index_and_label() {
+        let mut seen = [false; CAUSES];
+        for cause in Cause::ALL {
+            assert!(!std::mem::replace(&mut seen[cause_index(&cause)], true));
+        }
+        assert!(seen.iter().all(|&s| s), "CAUSES matches the variants");
+        let labels: std::collections::HashSet<_> = Cause::ALL.iter().map(cause_label).collect();
+        assert_eq!(labels.len(), CAUSES);
+    }
+}

@@ -15,13 +15,13 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics::{Counter, Gauge, Histogram, IntoF64, Unit};
 
 use crate::cause::Cause;
-use crate::site::Origin;
+use crate::site::{Origin, Stamp};
 use crate::token::Node;
 
-use super::cause_label;
+use super::{cause_index, cause_label, CAUSES};
 
 /// Live scopes per scope name (gauge).
 pub const LIVE_SCOPES: &str = "scoped_cancel_live_scopes";
@@ -33,12 +33,12 @@ pub const SCOPE_DURATION: &str = "scoped_cancel_scope_duration_seconds";
 pub const WATCHDOG_OVERDUE: &str = "scoped_cancel_watchdog_overdue_total";
 
 /// One site's handles: the gauge and histogram for its name, and an exit
-/// counter per cause, indexed by [`Cause::code`].
+/// counter per cause, indexed by [`cause_index`].
 #[derive(Debug)]
 pub(crate) struct Handles {
     live: Gauge,
     duration: Histogram,
-    exits: [Counter; Cause::ALL.len()],
+    exits: [Counter; CAUSES],
 }
 
 impl Handles {
@@ -47,16 +47,20 @@ impl Handles {
             live: metrics::gauge!(LIVE_SCOPES, "name" => name),
             duration: metrics::histogram!(SCOPE_DURATION, "name" => name),
             // Labels in one fixed order: `name`, then `cause`.
-            // No series for the refusals: a call refused never had a scope.
-            exits: Cause::ALL.each_ref().map(|cause| {
-                if cause.is_refusal() {
-                    Counter::noop()
-                } else {
-                    metrics::counter!(SCOPE_EXITS, "name" => name, "cause" => cause_label(cause))
-                }
-            }),
+            exits: exits(name),
         }
     }
+}
+
+/// An exit counter per cause, labels in one fixed order: `name`, `cause`.
+/// No series for the refusals: a call refused never had a scope.
+fn exits(name: &'static str) -> [Counter; CAUSES] {
+    let mut exits = [const { Counter::noop() }; CAUSES];
+    for cause in Cause::ALL.iter().filter(|cause| !cause.is_refusal()) {
+        exits[cause_index(cause)] =
+            metrics::counter!(SCOPE_EXITS, "name" => name, "cause" => cause_label(cause));
+    }
+    exits
 }
 
 /// Handles of scopes that have no static site, leaked once per distinct
@@ -74,6 +78,7 @@ thread_local! {
         const { [const { Cell::new(None) }; CACHE_SLOTS] };
 }
 
+#[inline(never)]
 fn by_name(name: &'static str) -> &'static Handles {
     let id = (name.as_ptr() as usize, name.len());
     let slot = (id.0 >> 3) % CACHE_SLOTS;
@@ -94,6 +99,7 @@ fn by_name(name: &'static str) -> &'static Handles {
     handles
 }
 
+#[inline]
 fn handles(origin: &Origin) -> &'static Handles {
     match origin {
         Origin::Site(site) => site
@@ -104,20 +110,29 @@ fn handles(origin: &Origin) -> &'static Handles {
     }
 }
 
+#[inline]
 pub(super) fn started(node: &Node) {
     handles(&node.origin).live.increment(1.0);
 }
 
-pub(super) fn ended(node: &Node, cause: &Cause) {
+#[inline]
+pub(super) fn ended(node: &Node) {
     let handles = handles(&node.origin);
     handles.live.decrement(1.0);
-    if let Some(exits) = usize::from(cause.code())
-        .checked_sub(1)
-        .and_then(|i| handles.exits.get(i))
-    {
-        exits.increment(1);
+    let cause = node.recorded_cause().unwrap_or(Cause::Parent);
+    handles.exits[cause_index(&cause)].increment(1);
+    handles.duration.record(AgeOf(&node.born));
+}
+
+/// A scope's age in seconds, read only if the histogram records it: a
+/// no-op handle (no recorder) never calls `into_f64`, so it costs no clock
+/// read.
+struct AgeOf<'a>(&'a Stamp);
+
+impl IntoF64 for AgeOf<'_> {
+    fn into_f64(self) -> f64 {
+        self.0.age().as_secs_f64()
     }
-    handles.duration.record(node.born.age().as_secs_f64());
 }
 
 pub(super) fn overdue(name: &'static str) {

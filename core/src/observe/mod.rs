@@ -25,7 +25,7 @@ use crate::registry::link::Link;
 use crate::registry::ShutdownReport;
 use crate::token::Node;
 
-pub(crate) use label::cause_label;
+pub(crate) use label::{cause_index, cause_label, CAUSES};
 
 /// What a node keeps for the hooks: with `tracing`, the way back to its
 /// registry key (set only while cancel events are enabled); else nothing.
@@ -59,7 +59,9 @@ pub(crate) fn started(node: &Node, link: Option<&Link>) {
     #[cfg(feature = "metrics")]
     metrics::started(node);
     #[cfg(feature = "tracing")]
-    trace::started(node, link);
+    if trace::listening() {
+        trace::started(node, link);
+    }
     let _ = (node, link);
 }
 
@@ -67,8 +69,9 @@ pub(crate) fn started(node: &Node, link: Option<&Link>) {
 /// recorded the cause (a token already cancelled reports nothing again).
 #[inline]
 pub(crate) fn cancelled(node: &Node, cause: &Cause, won: bool) {
+    // A scope's own end is the `scope ended` event.
     #[cfg(feature = "tracing")]
-    if won {
+    if won && *cause != Cause::ScopeExited && trace::listening() {
         trace::cancelled(node, cause);
     }
     let _ = (node, cause, won);
@@ -78,13 +81,11 @@ pub(crate) fn cancelled(node: &Node, cause: &Cause, won: bool) {
 /// recorded; its registry entry (if any) is still there.
 #[inline]
 pub(crate) fn ended(node: &Node, link: Option<&Link>) {
-    #[cfg(any(feature = "metrics", feature = "tracing"))]
-    {
-        let cause = node.recorded_cause().unwrap_or(Cause::Parent);
-        #[cfg(feature = "metrics")]
-        metrics::ended(node, &cause);
-        #[cfg(feature = "tracing")]
-        trace::ended(node, link, &cause);
+    #[cfg(feature = "metrics")]
+    metrics::ended(node);
+    #[cfg(feature = "tracing")]
+    if trace::listening() {
+        trace::ended(node, link);
     }
     let _ = (node, link);
 }

@@ -17,8 +17,8 @@
 //! span per scope measured several times the cost of the call (see
 //! BENCHMARKS.md), and a span is only useful as context if every poll of
 //! the scope's future enters it. The fields a span would carry are on each
-//! event instead. With nothing interested, each hook is one relaxed load
-//! of tracing's global level filter.
+//! event instead. With no subscriber, each hook is one relaxed load of
+//! tracing's global level filter ([`listening`]).
 
 use tracing::{event, Level};
 
@@ -32,10 +32,19 @@ use super::cause_label;
 
 const TARGET: &str = "scoped_cancel";
 
+/// The one check on the hot path: is any level an event of ours uses
+/// (WARN and below) enabled anywhere? One relaxed load of tracing's global
+/// max level, which is OFF while no subscriber is installed.
+#[inline]
+pub(super) fn listening() -> bool {
+    tracing::level_enabled!(Level::WARN)
+}
+
 fn age_ms(node: &Node) -> u64 {
     u64::try_from(node.born.age().as_millis()).unwrap_or(u64::MAX)
 }
 
+#[inline(never)]
 pub(super) fn started(node: &Node, link: Option<&Link>) {
     // Cancel events may come from anywhere, with only the node at hand:
     // keep the way back to the key while someone listens to them. A scope
@@ -53,6 +62,7 @@ pub(super) fn started(node: &Node, link: Option<&Link>) {
     }
 }
 
+#[inline(never)]
 pub(super) fn cancelled(node: &Node, cause: &Cause) {
     match cause {
         // A scope's own end is the `scope ended` event.
@@ -78,7 +88,9 @@ pub(super) fn cancelled(node: &Node, cause: &Cause) {
     }
 }
 
-pub(super) fn ended(node: &Node, link: Option<&Link>, cause: &Cause) {
+#[inline(never)]
+pub(super) fn ended(node: &Node, link: Option<&Link>) {
+    let cause = &node.recorded_cause().unwrap_or(Cause::Parent);
     let key = |node: &Node| link.and_then(|link| link.key_ref().text(node));
     if *cause == Cause::ScopeExited {
         if tracing::enabled!(target: TARGET, Level::TRACE) {
