@@ -36,11 +36,21 @@
 //! it. Leak reports ([`Registry::report`], [`testing`]) show forgotten and
 //! parked scopes; an un-scoped token in a thread-local belongs to no scope,
 //! and no report can show it.
+//!
+//! # Servers and clients
+//!
+//! With the feature `tower`, `tower::ScopeLayer` runs each request of an
+//! axum, tonic or hyper service in its own scope, with a deadline taken
+//! from the caller's `grpc-timeout` (or a plain-HTTP header), and
+//! `tower::PropagateDeadlineLayer` passes a scope's remaining budget on
+//! to the next service. The default build has no such dependency.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ambient;
 mod cause;
+mod deadline;
 mod facts;
 mod from_cancelled;
 mod observe;
@@ -91,6 +101,9 @@ pub mod metrics {
         describe_metrics, LIVE_SCOPES, SCOPE_DURATION, SCOPE_EXITS, WATCHDOG_OVERDUE,
     };
 }
+
+#[cfg(feature = "tower")]
+pub mod tower;
 
 /// Runs each call of an `async fn` inside its own [`Scope`]: registered
 /// under a key, raced against cancellation and an optional deadline, and

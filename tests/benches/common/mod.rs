@@ -149,6 +149,25 @@ pub fn median(values: &[f64]) -> f64 {
 }
 
 impl Row {
+    /// An empty row, for runners that record rounds themselves ([`Row::push`]).
+    pub fn new(name: String, unit: &'static str) -> Row {
+        Row {
+            name,
+            unit,
+            ours: Vec::new(),
+            hand: Vec::new(),
+            ratios: Vec::new(),
+            target: None,
+        }
+    }
+
+    /// Records one round: ours, the baseline, and their ratio.
+    pub fn push(&mut self, ours: Sample, hand: Sample) {
+        self.ours.push(ours);
+        self.hand.push(hand);
+        self.ratios.push(ours / hand);
+    }
+
     pub fn ratio(&self) -> f64 {
         median(&self.ratios)
     }

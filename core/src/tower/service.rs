@@ -1,0 +1,235 @@
+//! `ScopeService` and its response future: one scope per request.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+use tower_service::Service;
+
+use super::body::{Guard, ScopeBody};
+use super::layer::Config;
+use super::status::{is_grpc, Outcome};
+use crate::ambient::Entered;
+use crate::cause::Cause;
+use crate::scope::Scope;
+use crate::token::Node;
+
+/// The service [`ScopeLayer`](super::ScopeLayer) wraps around yours.
+#[derive(Clone, Debug)]
+pub struct ScopeService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> ScopeService<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        ScopeService { inner, config }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ScopeService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ScopeBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let grpc = is_grpc(req.headers());
+        // The deadline counts from here, when the headers have arrived.
+        let Ok(deadline) = self.config.deadline(req.headers(), grpc) else {
+            return ResponseFuture::answer(Outcome::Malformed, grpc);
+        };
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            return ResponseFuture::answer(Outcome::Deadline, grpc);
+        }
+        let entered = if self.config.wants_parts() {
+            let (parts, body) = req.into_parts();
+            let entered = self.config.enter(Some(&parts));
+            req = Request::from_parts(parts, body);
+            entered
+        } else {
+            self.config.enter(None)
+        };
+        let scope = match entered {
+            Ok(scope) => scope,
+            Err(outcome) => return ResponseFuture::answer(outcome, grpc),
+        };
+        if let Some(at) = deadline {
+            // Set before the handler runs: `Token::deadline` reads it.
+            scope.node().lower_deadline(at);
+        }
+        req.extensions_mut().insert(scope.token());
+        let mut ambient = Some(scope.node().clone());
+        // Services that start work in `call` see the request's scope too.
+        let inner = {
+            let _current = Entered::new(&mut ambient);
+            self.inner.call(req)
+        };
+        ResponseFuture {
+            state: State::Running {
+                inner: Some(inner),
+                sleep: deadline.map(tokio::time::sleep_until),
+                waiter: None,
+                ambient,
+                scope: Some(scope),
+                deadline,
+                grpc,
+            },
+            _body: PhantomData,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ScopeService`]: the handler's future raced
+    /// against the request's scope and deadline.
+    #[must_use = "futures do nothing unless polled; dropping this ends the request's scope"]
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F>,
+        _body: PhantomData<fn() -> B>,
+    }
+
+    impl<F, B> PinnedDrop for ResponseFuture<F, B> {
+        fn drop(this: Pin<&mut Self>) {
+            // The handler's future drops while its scope is current, as it
+            // would inside `Scope::run`, and before the scope ends.
+            if let StateProj::Running { mut inner, ambient, .. } = this.project().state.project() {
+                let _current = Entered::new(ambient);
+                inner.set(None);
+            }
+        }
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Running {
+            // Fields drop in declaration order: the handler's future first,
+            // the scope last.
+            #[pin]
+            inner: Option<F>,
+            #[pin]
+            sleep: Option<Sleep>,
+            #[pin]
+            waiter: Option<WaitForCancellationFutureOwned>,
+            // A second handle to the scope's node, moved into the thread's
+            // current-scope slot while the handler is polled.
+            ambient: Option<Arc<Node>>,
+            scope: Option<Scope>,
+            deadline: Option<Instant>,
+            grpc: bool,
+        },
+        Answer {
+            outcome: Option<Outcome>,
+            grpc: bool,
+        },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    fn answer(outcome: Outcome, grpc: bool) -> Self {
+        ResponseFuture {
+            state: State::Answer {
+                outcome: Some(outcome),
+                grpc,
+            },
+            _body: PhantomData,
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ScopeBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Answer { outcome, grpc } => {
+                let outcome = outcome
+                    .take()
+                    .expect("ResponseFuture polled after completion");
+                Poll::Ready(Ok(
+                    outcome.response(*grpc, ScopeBody::answer(outcome, *grpc))
+                ))
+            }
+            StateProj::Running {
+                mut inner,
+                mut sleep,
+                mut waiter,
+                ambient,
+                scope,
+                deadline,
+                grpc,
+            } => {
+                // Biased: the handler goes first, so a finished answer is
+                // never thrown away.
+                if let Some(fut) = inner.as_mut().as_pin_mut() {
+                    let polled = {
+                        let _current = Entered::new(ambient);
+                        fut.poll(cx)
+                    };
+                    if let Poll::Ready(out) = polled {
+                        {
+                            let _current = Entered::new(ambient);
+                            inner.set(None);
+                        }
+                        let guard = scope
+                            .take()
+                            .map(|s| Guard::new(s, ambient.take(), *deadline, *grpc));
+                        return Poll::Ready(out.map(|r| r.map(|b| ScopeBody::new(b, guard))));
+                    }
+                }
+                let Some(node) = scope.as_ref().map(Scope::node) else {
+                    panic!("ResponseFuture polled after completion");
+                };
+                if let Some(s) = sleep.as_mut().as_pin_mut() {
+                    if s.poll(cx).is_ready() {
+                        sleep.set(None);
+                        node.cancel_with(Cause::Deadline);
+                    }
+                }
+                let cause = match node.recorded_cause() {
+                    Some(cause) => cause,
+                    None => {
+                        if waiter.is_none() {
+                            waiter.set(Some(node.ct.clone().cancelled_owned()));
+                        }
+                        let Some(w) = waiter.as_mut().as_pin_mut() else {
+                            return Poll::Pending;
+                        };
+                        match w.poll(cx) {
+                            Poll::Ready(()) => node.cause().unwrap_or(Cause::Parent),
+                            Poll::Pending => return Poll::Pending,
+                        }
+                    }
+                };
+                // The handler's future is dropped before the scope ends.
+                {
+                    let _current = Entered::new(ambient);
+                    inner.set(None);
+                }
+                *scope = None;
+                let outcome = Outcome::of(&cause);
+                Poll::Ready(Ok(
+                    outcome.response(*grpc, ScopeBody::answer(outcome, *grpc))
+                ))
+            }
+        }
+    }
+}
