@@ -16,8 +16,8 @@
 //! growing), each listing its oldest scopes first, at most
 //! [`LIST_PER_SITE`] of them. [`ScopeDump::json`] has the same content.
 //! Both are plain strings built without any dependency; mount them with
-//! [`respond`] (any HTTP stack) or, with the `tower` feature, the service in
-//! `scoped_cancel::tower`.
+//! [`respond`] (any HTTP stack) or, with the `tower` feature, the service
+//! `scoped_cancel::tower::DebugScopes`.
 //!
 //! ```
 //! use scoped_cancel::{dump::ScopeDump, Registry};
