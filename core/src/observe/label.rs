@@ -20,6 +20,7 @@ pub(crate) fn cause_label(cause: &Cause) -> &'static str {
 }
 
 /// A dense index per cause (no `_` arm either), for per-cause tables.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) fn cause_index(cause: &Cause) -> usize {
     match cause {
         Cause::Requested => 0,
@@ -35,6 +36,7 @@ pub(crate) fn cause_index(cause: &Cause) -> usize {
 }
 
 /// How many causes [`cause_index`] numbers.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) const CAUSES: usize = 9;
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ use crate::registry::link::Link;
 use crate::registry::ShutdownReport;
 use crate::token::Node;
 
-pub(crate) use label::{cause_index, cause_label, CAUSES};
+pub(crate) use label::cause_label;
+#[cfg(feature = "metrics")]
+pub(crate) use label::{cause_index, CAUSES};
 
 /// What a node keeps for the hooks: with `tracing`, the way back to its
 /// registry key (set only while cancel events are enabled); else nothing.
