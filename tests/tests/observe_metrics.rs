@@ -232,3 +232,60 @@ fn an_annotated_fn_reports_under_its_name_through_its_site() {
     );
     assert_eq!(exits, Some(4.0), "{text}");
 }
+
+#[test]
+fn threads_registering_and_counting_at_once_lose_no_update() {
+    exporter();
+    static REG: Registry<u64> = Registry::new();
+    const THREADS: u64 = 4;
+    const PER_THREAD: u64 = 5_000;
+    // Every thread's first scope races the others' to register the
+    // handles of a name none of them used before.
+    let start = std::sync::Arc::new(std::sync::Barrier::new(THREADS as usize));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                let mut held = Vec::new();
+                for i in 0..PER_THREAD {
+                    let keyed = REG.enter_named(t * PER_THREAD + i, "m::threads").unwrap();
+                    let anonymous = Scope::root_named("m::threads-anon");
+                    if i % 10 == 0 {
+                        keyed.cancel();
+                    }
+                    // Some scopes live on while others come and go.
+                    if i % 100 == 0 {
+                        held.push((keyed, anonymous));
+                    }
+                }
+                held
+            })
+        })
+        .collect();
+    let held: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let text = scrape();
+    let live = |name| value(&text, "scoped_cancel_live_scopes", &[("name", name)]);
+    let kept = (THREADS * PER_THREAD / 100) as f64;
+    assert_eq!(live("m::threads"), Some(kept), "{text}");
+    assert_eq!(live("m::threads-anon"), Some(kept), "{text}");
+    drop(held);
+    let text = scrape();
+    let live = |name| value(&text, "scoped_cancel_live_scopes", &[("name", name)]);
+    let exits = |cause| {
+        value(
+            &text,
+            "scoped_cancel_scope_exits_total",
+            &[("name", "m::threads"), ("cause", cause)],
+        )
+    };
+    assert_eq!(live("m::threads"), Some(0.0), "{text}");
+    assert_eq!(live("m::threads-anon"), Some(0.0), "{text}");
+    let total = (THREADS * PER_THREAD) as f64;
+    assert_eq!(exits("requested"), Some(total / 10.0), "{text}");
+    assert_eq!(exits("scope_exited"), Some(total - total / 10.0), "{text}");
+    assert!(REG.is_empty());
+}
