@@ -26,6 +26,9 @@ pub enum Cause {
     /// [`Registry::cancel_all`](crate::Registry::cancel_all) or
     /// [`Registry::shutdown`](crate::Registry::shutdown).
     Shutdown,
+    /// A watchdog found the scope older than its limit and was configured to
+    /// cancel it (see [`watchdog`](crate::watchdog)).
+    Expired,
     /// Refusal: the key already had a live scope, so the call never entered one.
     KeyOccupied,
     /// Refusal: the registry is shutting down, so the call never entered a scope.
@@ -38,7 +41,7 @@ pub enum Cause {
 
 impl Cause {
     // Codes are positions in this list: append new causes, never reorder.
-    const ALL: [Cause; 9] = [
+    pub(crate) const ALL: [Cause; 10] = [
         Cause::Requested,
         Cause::Deadline,
         Cause::Parent,
@@ -48,12 +51,13 @@ impl Cause {
         Cause::KeyOccupied,
         Cause::ShuttingDown,
         Cause::Superseded,
+        Cause::Expired,
     ];
 
     /// The position in [`Cause::ALL`] plus one (0 means "no cause yet" in a
     /// `CauseCell`), spelled out so that a constant cause folds to a
     /// constant; the unit test checks it against `ALL`.
-    fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         match self {
             Cause::Requested => 1,
             Cause::Deadline => 2,
@@ -64,6 +68,7 @@ impl Cause {
             Cause::KeyOccupied => 7,
             Cause::ShuttingDown => 8,
             Cause::Superseded => 9,
+            Cause::Expired => 10,
         }
     }
 
@@ -86,6 +91,7 @@ impl fmt::Display for Cause {
             Cause::ScopeExited => "the scope exited",
             Cause::Panicked => "the scope exited by panicking",
             Cause::Shutdown => "the registry was shut down",
+            Cause::Expired => "a watchdog found the scope older than its limit",
             Cause::KeyOccupied => "the key already had a live scope",
             Cause::ShuttingDown => "the registry is shutting down",
             Cause::Superseded => "a newer call replaced it under its key",

@@ -67,7 +67,7 @@ impl<F: FnOnce() + Send + 'static> Shard for EndHook<F> {
         }
     }
 
-    fn key_text(&self, _hash: u64, node: &Arc<Node>) -> Option<String> {
+    fn key_text(&self, _hash: u64, node: &Node) -> Option<String> {
         let prev = self.prev.as_ref()?;
         prev.shard.key_text(prev.hash, node)
     }

@@ -54,6 +54,7 @@ mod deadline;
 mod end_hook;
 mod facts;
 mod from_cancelled;
+mod observe;
 mod registry;
 mod run;
 mod scope;
@@ -80,7 +81,29 @@ pub use token::{Scoped, Token, Unscoped, UnscopedTokenCannotCrossThreads_CallInt
 /// The tokio-util crate this one builds on (a public dependency).
 pub use tokio_util;
 
+pub mod dump;
 pub mod testing;
+pub mod watchdog;
+
+/// Metric names and [`describe_metrics`](metrics::describe_metrics) (feature `metrics`).
+///
+/// Scopes emit to whatever recorder the service installed, with nothing to
+/// call: `scoped_cancel_live_scopes{name}` (gauge),
+/// `scoped_cancel_scope_exits_total{name,cause}` (counter),
+/// `scoped_cancel_scope_duration_seconds{name}` (histogram) and
+/// `scoped_cancel_watchdog_overdue_total{name}` (counter). `name` is the
+/// scope's (static) name and `cause` the snake_case of its [`Cause`]
+/// (`requested`, `deadline`, `parent`, `scope_exited`, `panicked`,
+/// `shutdown`, `expired`); keys never become labels.
+///
+/// Handles are registered once per site, with the recorder current at the
+/// site's first scope: install the recorder before the first scope runs.
+#[cfg(feature = "metrics")]
+pub mod metrics {
+    pub use crate::observe::metrics::{
+        describe_metrics, LIVE_SCOPES, SCOPE_DURATION, SCOPE_EXITS, WATCHDOG_OVERDUE,
+    };
+}
 
 #[cfg(feature = "tower")]
 pub mod tower;

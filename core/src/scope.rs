@@ -49,6 +49,7 @@ pub struct Scope {
 }
 
 impl Scope {
+    #[inline]
     pub(crate) fn new(node: Arc<Node>, link: Option<Link>) -> Scope {
         let tracked = crate::tracking::attach(&node, link.as_ref());
         Scope::attached(node, link, tracked)
@@ -57,6 +58,7 @@ impl Scope {
     /// A scope whose node tracking already saw (`tracked`): a waiter is
     /// recorded when it starts waiting, not again when it gets its key.
     pub(crate) fn attached(node: Arc<Node>, link: Option<Link>, tracked: bool) -> Scope {
+        crate::observe::started(&node, link.as_ref());
         Scope {
             token: Token::from_node(node),
             link,
@@ -248,6 +250,7 @@ impl Drop for Scope {
             };
             self.token.node.cancel_with(cause);
         }
+        crate::observe::ended(&self.token.node, self.link.as_ref());
         if let Some(link) = self.link.take() {
             // A superseded call ([`Run`] saw its cause, so it is settled)
             // skips the unlink: its slot already holds its replacement (the

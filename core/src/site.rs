@@ -17,12 +17,20 @@ pub struct Site {
     name: &'static str,
     file: &'static str,
     line: u32,
+    /// What the `tracing`/`metrics` hooks keep per site (nothing without them).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) observe: crate::observe::SiteState,
 }
 
 impl Site {
     /// A site record (used by the macro's generated `static`).
     pub const fn new(name: &'static str, file: &'static str, line: u32) -> Self {
-        Site { name, file, line }
+        Site {
+            name,
+            file,
+            line,
+            observe: crate::observe::SiteState::new(),
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub(crate) struct Node {
     /// that arms a deadline of its own. One word, so reading it is O(1) at
     /// any depth and a child costs one load.
     deadline: DeadlineCell,
+    /// What the `tracing`/`metrics` hooks keep (zero-sized without them).
+    pub(crate) observe: crate::observe::NodeState,
 }
 
 impl Node {
@@ -105,6 +107,7 @@ impl Node {
             born: Stamp::now(),
             ended: AtomicBool::new(false),
             deadline,
+            observe: Default::default(),
         })
     }
 
@@ -169,6 +172,7 @@ impl Node {
         };
         let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
         self.ct.cancel();
+        crate::observe::cancelled(self, &cause, won);
         won
     }
 }

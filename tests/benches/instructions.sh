@@ -9,6 +9,12 @@
 # (default 5,000; 500 for the policy bench's wait hand-off, whose batch is
 # 500 tasks).
 #
+# Environment: SC_BENCH_TARGET picks the bench target (default `overhead`;
+# `observe` for the listener cases); SC_BENCH_CARGO_FLAGS adds cargo flags,
+# e.g. `--no-default-features` to build scoped-cancel without its `tracing`
+# and `metrics` features (the tests crate enables them by default), so that
+# two runs compare compiled-in against compiled-out.
+#
 # For each per-call case of the `overhead` bench matching a filter (default:
 # the macro and Registry cases), runs one side at a time under callgrind at
 # two batch sizes and divides the difference in instructions by the
@@ -23,7 +29,9 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TARGET=${SC_BENCH_TARGET:-overhead}
 BATCH=${SC_BENCH_BATCH:-5000}
-BIN=$(cargo bench -p scoped-cancel-tests --bench "$TARGET" --no-run --message-format=json 2>/dev/null |
+# shellcheck disable=SC2086 # flags are words
+BIN=$(cargo bench -p scoped-cancel-tests --bench "$TARGET" ${SC_BENCH_CARGO_FLAGS:-} --no-run \
+    --message-format=json 2>/dev/null |
     sed -n "s/.*\"executable\":\"\([^\"]*$TARGET[^\"]*\)\".*/\1/p" | tail -n 1)
 [[ -x "$BIN" ]] || { echo "could not build the $TARGET bench" >&2; exit 1; }
 

@@ -16,7 +16,7 @@ pub(crate) trait Shard: Send + Sync {
     fn unlink(&self, hash: u64, node: &Arc<Node>);
     /// The key of the entry with this hash whose token is `node`, formatted
     /// with `Debug`, if it is still there: for leak reports.
-    fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String>;
+    fn key_text(&self, hash: u64, node: &Node) -> Option<String>;
     /// A task spawned from a scope of this registry started or ended.
     fn task_started(&self);
     fn task_ended(&self);
@@ -58,7 +58,7 @@ pub(crate) struct KeyRef {
 impl KeyRef {
     /// The key of `node`'s entry, formatted with `Debug`; `None` once the
     /// entry (or the whole registry) is gone.
-    pub(crate) fn text(&self, node: &Arc<Node>) -> Option<String> {
+    pub(crate) fn text(&self, node: &Node) -> Option<String> {
         self.shard.upgrade()?.key_text(self.hash, node)
     }
 }

@@ -7,7 +7,7 @@ mod queue;
 mod replace;
 mod report;
 mod shutdown;
-mod storage;
+pub(crate) mod storage;
 mod wait;
 
 use std::borrow::Borrow;

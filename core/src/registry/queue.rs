@@ -272,9 +272,11 @@ impl<K: Key> Queues<K> {
 
     /// The key `node` waits for, cloned (for leak reports; takes only the
     /// queues' lock).
-    pub(crate) fn key_of(&self, hash: u64, node: &Arc<Node>) -> Option<K> {
+    pub(crate) fn key_of(&self, hash: u64, node: &Node) -> Option<K> {
         let queues = self.lock();
-        let queue = queues.find(hash, |q| q.line.iter().any(|w| Arc::ptr_eq(&w.node, node)))?;
+        let queue = queues.find(hash, |q| {
+            q.line.iter().any(|w| std::ptr::eq(&*w.node, node))
+        })?;
         Some(queue.key.clone())
     }
 

@@ -40,6 +40,11 @@ impl<K> ScopeInfo<K> {
         self.waiting.oldest
     }
 
+    #[cfg(feature = "tracing")]
+    pub(crate) fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
     /// The scope's key.
     pub fn key(&self) -> &K {
         &self.key

@@ -75,11 +75,13 @@ impl<K: Key> Registry<K> {
                     break;
                 }
             }
-            ShutdownReport {
+            let report = ShutdownReport {
                 stragglers: report(&storage),
                 tasks: common.tasks.load(Ordering::SeqCst),
                 elapsed: started.elapsed(),
-            }
+            };
+            crate::observe::stragglers(&report);
+            report
         }
     }
 }

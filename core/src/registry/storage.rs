@@ -126,10 +126,10 @@ impl<K: Key> Shard for ShardImpl<K> {
         self.common.something_ended();
     }
 
-    fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String> {
+    fn key_text(&self, hash: u64, node: &Node) -> Option<String> {
         let key = {
             let table = self.lock();
-            match table.find(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
+            match table.find(hash, |slot| std::ptr::eq(&*slot.node, node)) {
                 Some(slot) => slot.key.clone(),
                 None => {
                     drop(table);

@@ -9,6 +9,8 @@
 //!   remaining budget on as `grpc-timeout` (and a plain-HTTP header), and
 //!   fails a request whose budget is spent without sending it;
 //!   [`current_budget`] does the same for clients that are not tower services.
+//! - [`DebugScopes`]: a `GET /debug/scopes` endpoint, the live scopes
+//!   grouped by site as text or JSON ([`crate::dump`]).
 //! - Deadline headers: [`parse_grpc_timeout`], [`encode_grpc_timeout`] and
 //!   the plain-HTTP milliseconds header ([`TIMEOUT_MS`]).
 //!
@@ -47,6 +49,7 @@
 //! ```
 
 mod body;
+mod debug;
 mod layer;
 mod propagate;
 mod service;
@@ -54,6 +57,7 @@ mod status;
 mod timeout_header;
 
 pub use body::ScopeBody;
+pub use debug::DebugScopes;
 pub use layer::ScopeLayer;
 pub use propagate::{current_budget, PropagateDeadline, PropagateDeadlineLayer, PropagateFuture};
 pub use service::{ResponseFuture, ScopeService};
