@@ -43,6 +43,7 @@
 mod cause;
 mod facts;
 mod from_cancelled;
+mod needs_tokio;
 mod registry;
 mod run;
 mod scope;

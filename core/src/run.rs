@@ -60,6 +60,10 @@ impl<F: Future> Future for Run<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let Some(timeout) = this.timeout.take() {
+            crate::needs_tokio::runtime(
+                "a deadline (`Scope::run_timeout`, `#[scoped_cancel(timeout = ..)]`)",
+                "with time enabled, for its timer",
+            );
             // Armed on the first poll: the deadline counts from when the call starts.
             this.deadline.set(Some(tokio::time::sleep(timeout)));
         }

@@ -24,7 +24,11 @@ impl<K: Key> Registry<K> {
     /// has passed, and reports exactly the stragglers still alive then.
     /// Call [`reopen`](Registry::reopen) to accept scopes again.
     ///
-    /// The future needs a tokio runtime with time enabled.
+    /// The future needs a tokio runtime with time enabled; polled without
+    /// one, it panics saying so. Only tasks spawned with
+    /// [`Scope::spawn`](crate::Scope::spawn) from a keyed scope or from its
+    /// [`child`](crate::Scope::child) scopes are counted: a bare
+    /// `tokio::spawn` is invisible to the registry.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -50,6 +54,10 @@ impl<K: Key> Registry<K> {
         storage.common.refusing.store(true, Ordering::SeqCst);
         self.cancel_all_with(Cause::Shutdown);
         async move {
+            crate::needs_tokio::runtime(
+                "the future of `Registry::shutdown`",
+                "with time enabled, for its grace period",
+            );
             let common = storage.common.clone();
             let mut deadline = pin!(tokio::time::sleep_until(started + grace));
             loop {

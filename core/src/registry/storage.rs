@@ -8,9 +8,14 @@
 //! with a per-process seeded fast hasher (foldhash: the keys may come from
 //! users, and foldhash is only minimally DoS-resistant; it is private and can
 //! change). The hash picks the shard and is kept by the scope's guard (its
-//! `Link`), so removal never hashes the key again and never runs `K: Eq`; a
-//! slot is only the key and the node (the table rehashes keys when it grows,
-//! rather than storing 8 more bytes per live scope).
+//! `Link`), so removal never hashes the key again and never runs `K: Eq`.
+//! A slot is the key, the node, the hash and an entry number. The stored
+//! hash is what the table uses when it grows or rehashes in place: calling
+//! the user's `Hash` there would let a panic in it make the table drop
+//! slots whose tokens are live. The entry number is 0 for a scope's own slot
+//! and unique for each [`insert`](super::Registry::insert), so one token
+//! indexed under two keys with colliding hashes still has two slots that
+//! removal tells apart.
 //!
 //! Measured (tests/benches, BENCHMARKS.md; 2-core VM, medians of paired
 //! ratios): `Registry::enter` + drop runs at ≈ 0.9× the hand-written
@@ -25,8 +30,10 @@
 //! 1. A key has at most one slot in its shard. Only `enter`/`insert` add slots,
 //!    and only after seeing no slot with an equal key under the shard's lock.
 //! 2. A slot is removed only by its own guard (`Scope`, `RegistryEntry`), found
-//!    by `(hash, Arc::ptr_eq(node))`. A stale guard whose key was re-entered
-//!    finds no slot with its node and removes nothing (no ABA).
+//!    by `(hash, Arc::ptr_eq(node), entry number)`. A stale guard whose key
+//!    was re-entered finds no slot with its node and removes nothing (no
+//!    ABA); an entry of a token that also sits under a colliding key removes
+//!    only its own slot.
 //! 3. The guard cancels its token *before* removing the slot, so a key that is
 //!    absent implies the previous holder's token is cancelled.
 //! 4. `refusing` is read under the shard lock by every insert and written
@@ -39,8 +46,12 @@
 //! except tokio-util's node lock on `is_cancelled` in reports. No waker, no
 //! `cancel()` and no `K::drop` runs under a shard lock: removed slots and
 //! snapshots are dropped or acted on after unlocking. The user code that does
-//! run under a lock is `K: Eq` (lookups) and `K: Clone` (reports); a panic there poisons the mutex, and every lock
-//! site ignores poisoning, since no invariant spans a panic point.
+//! run under a lock is `K: Eq` (lookups) and `K: Clone` (reports); a panic
+//! there poisons the mutex, and every lock site ignores poisoning, since no
+//! invariant spans a panic point (hashbrown leaves the table intact when a
+//! lookup's `eq` panics, and the table's growth runs no user code). A `K::drop`
+//! that panics during removal does so after the slot is gone and after a
+//! pending `shutdown` was woken.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::Ordering;
@@ -51,12 +62,23 @@ use tokio::sync::Notify;
 
 use super::link::Shard;
 use super::Key;
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard};
 use crate::token::Node;
 
 pub(crate) struct Slot<K> {
     pub(crate) key: K,
     pub(crate) node: Arc<Node>,
+    /// The key's hash, computed once at entry: growth never runs `K: Hash`.
+    pub(crate) hash: u64,
+    /// 0 for a scope's own slot; unique per `insert` (invariant 2).
+    pub(crate) entry: u64,
+}
+
+impl<K> Slot<K> {
+    /// Identity (invariant 2): this token's node, under this entry number.
+    fn is(&self, node: &Arc<Node>, entry: u64) -> bool {
+        Arc::ptr_eq(&self.node, node) && self.entry == entry
+    }
 }
 
 /// State every shard shares.
@@ -65,6 +87,8 @@ pub(crate) struct Common {
     pub(crate) refusing: AtomicBool,
     /// Tasks spawned from this registry's scopes and still running.
     pub(crate) tasks: AtomicUsize,
+    /// The last entry number handed to an `insert`.
+    pub(crate) entries: AtomicU64,
     /// Woken when a slot is removed or a task ends while `refusing` is set.
     pub(crate) ended: Notify,
 }
@@ -93,23 +117,24 @@ impl<K> ShardImpl<K> {
 }
 
 impl<K: Key> Shard for ShardImpl<K> {
-    fn unlink(&self, hash: u64, node: &Arc<Node>) {
+    fn unlink(&self, hash: u64, node: &Arc<Node>, entry: u64) {
         let removed = {
             let mut table = self.lock();
-            match table.find_entry(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
-                Ok(entry) => Some(entry.remove().0),
+            match table.find_entry(hash, |slot| slot.is(node, entry)) {
+                Ok(found) => Some(found.remove().0),
                 Err(_) => None,
             }
         };
-        // `K::drop` runs here, outside the lock.
-        drop(removed);
+        // Woken before `K::drop` runs (outside the lock): a drop that panics
+        // must not leave a pending shutdown waiting for a slot that is gone.
         self.common.something_ended();
+        drop(removed);
     }
 
     fn key_text(&self, hash: u64, node: &Arc<Node>) -> Option<String> {
         let key = {
             let table = self.lock();
-            let slot = table.find(hash, |slot| Arc::ptr_eq(&slot.node, node))?;
+            let slot = table.find(hash, |slot| slot.is(node, 0))?;
             slot.key.clone()
         };
         // `Debug` and `K::drop` run here, outside the lock.
@@ -141,6 +166,7 @@ impl<K: Key> Storage<K> {
         let common = Arc::new(Common {
             refusing: AtomicBool::new(false),
             tasks: AtomicUsize::new(0),
+            entries: AtomicU64::new(0),
             ended: Notify::new(),
         });
         let shards = (0..count)
