@@ -89,15 +89,35 @@ pub(crate) struct Common {
     pub(crate) tasks: AtomicUsize,
     /// The last entry number handed to an `insert`.
     pub(crate) entries: AtomicU64,
-    /// Woken when a slot is removed or a task ends while `refusing` is set.
+    /// Woken when a slot is removed or a task ends while a shutdown waits.
     pub(crate) ended: Notify,
+    /// `shutdown` futures polled and not yet finished: they, not the
+    /// `refusing` flag, decide whether an end wakes anyone, so a `reopen`
+    /// during a pending shutdown does not leave it asleep until its deadline.
+    pub(crate) waiting: AtomicUsize,
 }
 
 impl Common {
     fn something_ended(&self) {
-        if self.refusing.load(Ordering::SeqCst) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
             self.ended.notify_waiters();
         }
+    }
+}
+
+/// Counts one waiting `shutdown` future in [`Common::waiting`] while it lives.
+pub(crate) struct Waiting(pub(crate) Arc<Common>);
+
+impl Waiting {
+    pub(crate) fn new(common: Arc<Common>) -> Waiting {
+        common.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(common)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -168,6 +188,7 @@ impl<K: Key> Storage<K> {
             tasks: AtomicUsize::new(0),
             entries: AtomicU64::new(0),
             ended: Notify::new(),
+            waiting: AtomicUsize::new(0),
         });
         let shards = (0..count)
             .map(|_| {
