@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio_util::sync::{
@@ -12,6 +12,7 @@ use tokio_util::sync::{
 use crate::cause::{Cause, CauseCell};
 use crate::scope::Scope;
 use crate::site::{Origin, Stamp};
+use crate::sync::AtomicBool;
 
 /// The state of a token that a live [`Scope`] will cancel no later than its end.
 ///
