@@ -36,6 +36,16 @@
 //! it. Leak reports ([`Registry::report`], [`testing`]) show forgotten and
 //! parked scopes; an un-scoped token in a thread-local belongs to no scope,
 //! and no report can show it.
+//!
+//! # Runtimes
+//!
+//! Scopes, tokens, registries and [`Scope::run`] without a deadline work on
+//! any executor. A deadline ([`Scope::run_timeout`], the macro's `timeout`),
+//! [`Scope::spawn`] and the wait of [`Registry::shutdown`] need a tokio
+//! runtime (with time enabled, for the deadlines); without one they panic
+//! with a message naming the API and what it needs. `shutdown` waits for
+//! tasks spawned with [`Scope::spawn`] from a keyed scope or its children:
+//! a bare `tokio::spawn` is invisible to it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
