@@ -65,22 +65,31 @@ async fn a_clean_multi_thread_test_passes() {
     }
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", grace = "5s")]
+/// The task ends the scope once the body has returned (the body's end
+/// drops the sender it waits on): no clock involved.
+#[scoped_cancel::test(flavor = "multi_thread", grace = "60s")]
 async fn the_grace_period_lets_a_scope_end_a_little_after_the_body() {
     let scope = Scope::root_named("ends-late");
+    let (body_alive, body_ended) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = body_ended.await;
         drop(scope);
     });
+    let _body_alive = body_alive;
 }
 
-#[scoped_cancel::test(grace = "5s")]
+/// On a current-thread runtime only the check's waiting drives the task
+/// that ends the scope after the body.
+#[scoped_cancel::test(grace = "60s")]
 async fn current_thread_tasks_are_driven_during_the_grace_period() {
     let scope = Scope::root_named("ends-late-current-thread");
+    let (body_alive, body_ended) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = body_ended.await;
+        tokio::task::yield_now().await;
         drop(scope);
     });
+    let _body_alive = body_alive;
 }
 
 #[scoped_cancel::test]
