@@ -36,12 +36,13 @@ impl Scope {
     /// assert!(released.load(Ordering::SeqCst) && token.is_cancelled());
     /// ```
     pub fn on_end<F: FnOnce() + Send + 'static>(mut self, hook: F) -> Scope {
-        let prev = self.link_mut().take();
+        let (prev, prev_unlinks) = self.take_link();
         let shard = Arc::new(EndHook {
             prev,
+            prev_unlinks,
             hook: Mutex::new(Some(hook)),
         });
-        *self.link_mut() = Some(Link::new(shard, 0));
+        self.set_own_link(Link::new(shard, 0));
         self
     }
 }
@@ -49,13 +50,16 @@ impl Scope {
 /// A link that first does what the previous link did, then runs the hook.
 struct EndHook<F> {
     prev: Option<Link>,
+    /// `prev` is the scope's own entry (removed first), not a child's
+    /// task counter.
+    prev_unlinks: bool,
     hook: Mutex<Option<F>>,
 }
 
 impl<F: FnOnce() + Send + 'static> Shard for EndHook<F> {
-    fn unlink(&self, _hash: u64, node: &Arc<Node>) {
-        if let Some(prev) = &self.prev {
-            prev.shard.unlink(prev.hash, node);
+    fn unlink(&self, _hash: u64, node: &Arc<Node>, entry: u64) {
+        if let (Some(prev), true) = (&self.prev, self.prev_unlinks) {
+            prev.shard.unlink(prev.hash, node, entry);
         }
         let hook = self
             .hook

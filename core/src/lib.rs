@@ -44,6 +44,16 @@
 //! from the caller's `grpc-timeout` (or a plain-HTTP header), and
 //! `tower::PropagateDeadlineLayer` passes a scope's remaining budget on
 //! to the next service. The default build has no such dependency.
+//!
+//! # Runtimes
+//!
+//! Scopes, tokens, registries and [`Scope::run`] without a deadline work on
+//! any executor. A deadline ([`Scope::run_timeout`], the macro's `timeout`),
+//! [`Scope::spawn`] and the wait of [`Registry::shutdown`] need a tokio
+//! runtime (with time enabled, for the deadlines); without one they panic
+//! with a message naming the API and what it needs. `shutdown` waits for
+//! tasks spawned with [`Scope::spawn`] from a keyed scope or its children:
+//! a bare `tokio::spawn` is invisible to it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -54,6 +64,7 @@ mod deadline;
 mod end_hook;
 mod facts;
 mod from_cancelled;
+mod needs_tokio;
 mod observe;
 mod registry;
 mod run;

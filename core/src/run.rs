@@ -128,6 +128,10 @@ impl<F: Future> Future for Run<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let Some(timer) = this.timer.take() {
+            crate::needs_tokio::runtime(
+                "a deadline (`Scope::run_timeout`, `Scope::run_deadline`, `#[scoped_cancel(timeout = ..)]`)",
+                "with time enabled, for its timer",
+            );
             // Armed on the first poll: a timeout counts from when the call
             // starts, and the scope's deadline is set at that moment, before
             // the body first runs and may read it. One centuries away

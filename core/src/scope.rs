@@ -39,7 +39,11 @@ use crate::token::{Node, Scoped, Token};
 #[must_use = "a Scope cancels its token when dropped: `let _ = ...` ends it at once"]
 pub struct Scope {
     token: Token<Scoped>,
+    /// The way to the registry: this scope's own entry if `keyed`, else
+    /// (a child of a keyed scope) only for counting spawned tasks.
     link: Option<Link>,
+    /// `link` is this scope's own entry, removed when it drops.
+    keyed: bool,
     /// A collector recorded this scope: mark the node ended on drop.
     tracked: bool,
     /// Set by [`Run`] once it has seen the token cancelled and read its
@@ -61,6 +65,7 @@ impl Scope {
         crate::observe::started(&node, link.as_ref());
         Scope {
             token: Token::from_node(node),
+            keyed: link.is_some(),
             link,
             tracked,
             settled: false,
@@ -103,7 +108,11 @@ impl Scope {
     /// [`Scope::child`] with a name for leak reports.
     #[track_caller]
     pub fn child_named(&self, name: &'static str) -> Scope {
-        Scope::under(Some(&self.token.node), Origin::caller(name))
+        let mut child = Scope::under(Some(&self.token.node), Origin::caller(name));
+        // A child of a keyed scope (or of such a child) counts the tasks
+        // spawned from it in the same registry.
+        child.link = self.link.as_ref().map(Link::for_child);
+        child
     }
 
     /// A handle to this scope's token, cancelled no later than this scope ends.
@@ -153,7 +162,8 @@ impl Scope {
 
     /// [`Scope::run`] with a deadline: when `timeout` passes (measured from
     /// the first poll), the token is cancelled with [`Cause::Deadline`] and
-    /// the call returns `Err`. Needs a tokio runtime with time enabled.
+    /// the call returns `Err`. Needs a tokio runtime with time enabled: its
+    /// first poll panics, saying so, without one.
     ///
     /// From the first poll, the scope's [`Token::deadline`] is the earlier
     /// of that moment plus `timeout` and the deadline it inherited: a
@@ -198,15 +208,22 @@ impl Scope {
     /// The child is the task's [`Token::current`] (a plain `tokio::spawn`
     /// has none), and inherits this scope's [`deadline`](Token::deadline).
     ///
-    /// A task spawned from a registry's scope is counted by that registry:
-    /// [`Registry::shutdown`](crate::Registry::shutdown) waits for it.
-    /// Needs a tokio runtime.
+    /// A task spawned from a registry's scope, or from a [`child`](Scope::child)
+    /// of one (at any depth), is counted by that registry:
+    /// [`Registry::shutdown`](crate::Registry::shutdown) waits for it. A bare
+    /// `tokio::spawn` is invisible to the registry, even if the task holds
+    /// a token or a child scope of a keyed scope.
+    ///
+    /// # Panics
+    ///
+    /// Without a tokio runtime on this thread, with a message saying so.
     #[track_caller]
     pub fn spawn<F>(&self, fut: F) -> JoinHandle<Result<F::Output, Cancelled>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        crate::needs_tokio::runtime("`Scope::spawn`", "to spawn the task");
         let child = self.child_named("Scope::spawn");
         let task = self.link.as_ref().map(TaskGuard::new);
         tokio::spawn(async move {
@@ -217,8 +234,16 @@ impl Scope {
     }
 
     /// The registry link (or end hook, see [`Scope::on_end`]) run at drop.
-    pub(crate) fn link_mut(&mut self) -> &mut Option<Link> {
-        &mut self.link
+    /// Takes the scope's link, and whether the scope unlinks through it
+    /// when it drops (its own entry, not a child's task counter).
+    pub(crate) fn take_link(&mut self) -> (Option<Link>, bool) {
+        (self.link.take(), std::mem::replace(&mut self.keyed, false))
+    }
+
+    /// Sets a link the scope unlinks through when it drops.
+    pub(crate) fn set_own_link(&mut self, link: Link) {
+        self.link = Some(link);
+        self.keyed = true;
     }
 
     pub(crate) fn node(&self) -> &Arc<Node> {
@@ -250,19 +275,31 @@ impl Drop for Scope {
             };
             self.token.node.cancel_with(cause);
         }
-        crate::observe::ended(&self.token.node, self.link.as_ref());
+        let own_link = if self.keyed { self.link.as_ref() } else { None };
+        crate::observe::ended(&self.token.node, own_link);
+        // Last, even if a key's `Drop` panics in the unlink: once a report
+        // no longer lists the scope, its key is free.
+        let _end = EndTracked(self.tracked.then_some(&self.token.node));
         if let Some(link) = self.link.take() {
             // A superseded call ([`Run`] saw its cause, so it is settled)
             // skips the unlink: its slot already holds its replacement (the
             // cause is recorded only after the swap). Looked at only when
             // settled, so a normal exit pays nothing for it.
-            if !(self.settled && self.token.node.is_superseded()) {
-                link.unlink(&self.token.node);
+            if self.keyed && !(self.settled && self.token.node.is_superseded()) {
+                link.unlink(&self.token.node, 0);
             }
         }
-        // Last: once a report no longer lists the scope, its key is free.
-        if self.tracked {
-            self.token.node.end_tracked();
+    }
+}
+
+/// Marks a tracked scope's node ended when dropped, on every path out of
+/// [`Scope`]'s drop.
+struct EndTracked<'a>(Option<&'a Arc<Node>>);
+
+impl Drop for EndTracked<'_> {
+    fn drop(&mut self) {
+        if let Some(node) = self.0 {
+            node.end_tracked();
         }
     }
 }
@@ -274,7 +311,7 @@ impl fmt::Debug for Scope {
             .field("name", &origin.name())
             .field("file", &origin.file())
             .field("line", &origin.line())
-            .field("keyed", &self.link.is_some())
+            .field("keyed", &self.keyed)
             .field("cause", &self.token.cause())
             .finish()
     }

@@ -4,12 +4,12 @@
 
 #[cfg(not(shuttle))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicU8, AtomicUsize},
+    atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize},
     Mutex, MutexGuard,
 };
 
 #[cfg(shuttle)]
 pub(crate) use shuttle::sync::{
-    atomic::{AtomicBool, AtomicU8, AtomicUsize},
+    atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize},
     Mutex, MutexGuard,
 };

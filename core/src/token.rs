@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use crate::cause::{Cause, CauseCell};
 use crate::deadline::DeadlineCell;
 use crate::scope::Scope;
 use crate::site::{Origin, Stamp};
+use crate::sync::AtomicBool;
 
 /// The state of a token that a live [`Scope`] will cancel no later than its end.
 ///

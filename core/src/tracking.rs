@@ -47,6 +47,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use crate::registry::link::{KeyRef, Link};
+use crate::sync::{Mutex as SyncMutex, MutexGuard as SyncMutexGuard};
 use crate::token::Node;
 
 /// Attachments alive in the process, plus one while process tracking is on.
@@ -177,10 +178,15 @@ impl Record {
 }
 
 /// One thread's records in one collector. Only that thread pushes; reports
-/// read it from anywhere.
+/// read it from anywhere. Its lock (and the node's `ended` flag) come from
+/// `crate::sync`, so the shuttle models explore their interleavings.
 #[derive(Default)]
 struct Local {
-    records: Mutex<Records>,
+    records: SyncMutex<Records>,
+}
+
+fn lock_records(records: &SyncMutex<Records>) -> SyncMutexGuard<'_, Records> {
+    records.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[derive(Default)]
@@ -197,7 +203,7 @@ const PRUNE_SLACK: usize = 64;
 impl Local {
     /// Moves `record` into the list, pruning first when it is due.
     fn push(&self, record: &mut Option<Record>) {
-        let mut records = lock(&self.records);
+        let mut records = lock_records(&self.records);
         if records.list.len() >= 2 * records.kept + PRUNE_SLACK {
             records.prune();
         }
@@ -206,7 +212,7 @@ impl Local {
 
     /// The nodes of the records that are still alive, upgraded.
     fn upgrade_all(&self, out: &mut Vec<(Arc<Node>, Option<KeyRef>)>) {
-        let records = lock(&self.records);
+        let records = lock_records(&self.records);
         out.extend(records.list.iter().filter_map(|record| {
             let node = record.node.upgrade()?;
             Some((node, record.key.clone()))
@@ -215,7 +221,7 @@ impl Local {
 
     /// `true` if no record's node is alive.
     fn is_dead(&self) -> bool {
-        let records = lock(&self.records);
+        let records = lock_records(&self.records);
         records.list.iter().all(Record::is_gone)
     }
 }
@@ -374,7 +380,7 @@ mod tests {
         let locals = lock(&collector.locals);
         locals
             .iter()
-            .map(|local| lock(&local.records).list.len())
+            .map(|local| lock_records(&local.records).list.len())
             .sum()
     }
 

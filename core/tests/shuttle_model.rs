@@ -1,13 +1,17 @@
 //! Shuttle models of the registry's synchronisation: the real registry code,
-//! with its mutexes and atomics swapped for shuttle's, explored over many
-//! random schedules. Run with
-//! `RUSTFLAGS="--cfg shuttle" cargo test -p scoped-cancel --test shuttle_model`.
+//! with its mutexes and atomics (and the tracker's record lists and a
+//! node's `ended` flag) swapped for shuttle's, explored over many random
+//! schedules. `cargo test --workspace` runs them through `tests/models.rs`;
+//! by hand:
+//! `RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle cargo test -p scoped-cancel --test shuttle_model`.
 #![cfg(shuttle)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use scoped_cancel::testing::Collector;
 use scoped_cancel::{Cause, EnterError, Registry};
+use shuttle::sync::atomic::{AtomicUsize, Ordering};
 use shuttle::thread;
 
 const SCHEDULES: usize = 2_000;
@@ -87,24 +91,31 @@ fn enter_racing_shutdown() {
     );
 }
 
-/// Two threads enter the same key: at most one scope is live at a time, and
-/// a refused enter leaves the live scope untouched.
+/// Two threads enter the same key: at most one scope is live at a time
+/// (each holder counts itself in while it holds the scope, and no schedule
+/// may see two), and a refused enter leaves the live scope untouched.
 #[test]
 fn one_live_scope_per_key() {
     shuttle::check_random(
         || {
             let reg = Arc::new(Registry::<u64>::new());
+            let holders = Arc::new(AtomicUsize::new(0));
             let threads: Vec<_> = (0..2)
                 .map(|_| {
-                    let reg = reg.clone();
+                    let (reg, holders) = (reg.clone(), holders.clone());
                     thread::spawn(move || match reg.enter(7) {
                         Ok(scope) => {
                             let token = scope.token();
+                            let others = holders.fetch_add(1, Ordering::SeqCst);
+                            assert_eq!(others, 0, "two live scopes hold one key");
                             thread::yield_now();
                             assert!(
                                 !token.is_cancelled(),
                                 "a refused enter touched the live scope"
                             );
+                            // Counted out before the scope releases the key.
+                            holders.fetch_sub(1, Ordering::SeqCst);
+                            drop(scope);
                             Some(token)
                         }
                         Err(_) => None,
@@ -120,6 +131,36 @@ fn one_live_scope_per_key() {
             assert!(winners
                 .iter()
                 .all(|t| t.cause() == Some(Cause::ScopeExited)));
+            assert!(reg.is_empty());
+        },
+        SCHEDULES,
+    );
+}
+
+/// A tracked keyed scope ends while another thread takes a leak report:
+/// a report that no longer lists the scope implies its key is free (the
+/// scope unlinks before it marks its node ended), and once the drop has
+/// returned no report lists it.
+#[test]
+fn a_report_without_the_scope_implies_its_key_is_free() {
+    shuttle::check_random(
+        || {
+            let reg = Arc::new(Registry::<u64>::new());
+            let collector = Collector::new();
+            let _attached = collector.attach_current_thread();
+            let scope = reg.enter(1).expect("free");
+            assert_eq!(collector.len(), 1);
+            let reporter = {
+                let (reg, collector) = (reg.clone(), collector.clone());
+                thread::spawn(move || {
+                    if collector.is_empty() {
+                        assert!(!reg.contains_key(&1), "not listed, but the key is held");
+                    }
+                })
+            };
+            drop(scope);
+            assert!(collector.is_empty());
+            reporter.join().unwrap();
             assert!(reg.is_empty());
         },
         SCHEDULES,

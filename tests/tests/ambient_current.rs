@@ -100,7 +100,8 @@ fn restored_after_a_panicking_poll() {
         // The inner scope's poll unwound: the outer scope is current again.
         Token::current()
     }));
-    let caught = scoped_cancel_tests::with_quiet_panics(|| poll_once(outer_run.as_mut()));
+    let caught =
+        scoped_cancel_tests::with_quiet_panics("the body fails", || poll_once(outer_run.as_mut()));
     match caught {
         Poll::Ready(out) => assert_eq!(out.unwrap(), Some(outer_token)),
         Poll::Pending => panic!("the outer body does not wait"),
@@ -118,7 +119,7 @@ fn restored_when_the_outermost_poll_panics() {
         assert!(Token::current().is_some());
         panic!("the body fails");
     }));
-    let caught = scoped_cancel_tests::with_quiet_panics(|| {
+    let caught = scoped_cancel_tests::with_quiet_panics("the body fails", || {
         std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(run.as_mut())))
     });
     assert!(caught.is_err());

@@ -73,7 +73,7 @@ fn nested_chains_leave_no_entry_task_heap_or_current_scope() {
         .start_paused(true)
         .build()
         .unwrap();
-    with_quiet_panics(|| {
+    with_quiet_panics("fails", || {
         runtime.block_on(async {
             chains(0..2_000).await; // warm up storage, timers and slabs
             assert!(JOBS.is_empty());

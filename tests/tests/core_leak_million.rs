@@ -1,17 +1,26 @@
 //! A million keyed scopes with mixed exits leave nothing behind: the registry
 //! empty, the runtime's alive-task count where it started, and live heap
-//! bytes (counted by this binary's allocator) where they started.
+//! bytes (counted by this binary's allocator) where they started. A second
+//! test does the same on a multi-thread runtime through `#[scoped_cancel]`,
+//! mixing cancel by key, `cancel_all`, parents that exit, and
+//! `shutdown`/`reopen`.
+//!
+//! The two tests take `HEAP` in turn: the allocator counts every thread.
 
 use std::future::pending;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use scoped_cancel::{Cancelled, Registry};
+use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry, Scope, Token};
 use scoped_cancel_tests::{with_quiet_panics, CountingAlloc};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();
 
 static JOBS: Registry<u64> = Registry::new();
+
+/// Held by each test while it measures the heap.
+static HEAP: Mutex<()> = Mutex::new(());
 
 #[derive(Debug)]
 struct JobError;
@@ -85,7 +94,7 @@ async fn batch(range: std::ops::Range<u64>) {
             // A panic while the scope is held, caught through JoinError.
             let handle = tokio::spawn(async move {
                 let _scope = JOBS.enter(u64::MAX - id).expect("free");
-                panic!("job {id} failed");
+                panic!("job {id} failed on purpose");
             });
             assert!(handle.await.unwrap_err().is_panic());
         }
@@ -101,12 +110,15 @@ fn total() -> u64 {
 
 #[test]
 fn a_million_mixed_exits_leave_no_entry_task_or_heap_behind() {
+    let _heap = HEAP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap();
-    with_quiet_panics(|| {
+    with_quiet_panics("failed on purpose", || {
         runtime.block_on(async {
             // Warm up: registry storage, tokio's timer and task slabs, the
             // shard tables at their working size.
@@ -131,5 +143,140 @@ fn a_million_mixed_exits_leave_no_entry_task_or_heap_behind() {
                 "live heap moved by {grown} bytes ({heap_before} -> {heap_after})"
             );
         })
+    });
+}
+
+static MT_JOBS: Registry<u64> = Registry::new();
+
+/// How a multi-thread job's body behaves, chosen by its id.
+#[scoped_cancel(registry = MT_JOBS, key = id, parent = parent)]
+async fn mt_job(id: u64, parent: Token) -> Result<u64, Cancelled> {
+    match id % 4 {
+        0 => Ok(id),
+        1 => {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            Ok(id)
+        }
+        // Ends only when cancelled: by key, cancel_all, parent or shutdown.
+        _ => pending().await,
+    }
+}
+
+/// How many calls ended each way, summed over a run.
+#[derive(Default, Debug)]
+struct Endings {
+    ok: usize,
+    requested: usize,
+    shutdown: usize,
+    parent: usize,
+    refused: usize,
+}
+
+impl Endings {
+    fn count(&mut self, out: Result<u64, Cancelled>) {
+        match out.map_err(|c| c.cause()) {
+            Ok(_) => self.ok += 1,
+            Err(Cause::Requested) => self.requested += 1,
+            Err(Cause::Shutdown) => self.shutdown += 1,
+            Err(Cause::Parent) => self.parent += 1,
+            Err(Cause::ShuttingDown) => self.refused += 1,
+            Err(other) => panic!("unexpected cause {other:?}"),
+        }
+    }
+}
+
+/// One round: `jobs` calls under one parent, spawned on the runtime and
+/// ended in a mix chosen by `round`.
+async fn mt_round(round: u64, jobs: u64, endings: &mut Endings) {
+    let parent = Scope::root_named("mt-parent");
+    let base = round * jobs;
+    let calls: Vec<_> = (base..base + jobs)
+        .map(|id| tokio::spawn(mt_job(id, parent.token())))
+        .collect();
+    // Raced: some of these run before their call has entered its key.
+    for id in (base..base + jobs).step_by(3) {
+        MT_JOBS.cancel(&id);
+    }
+    // Once every waiting call has entered (or ended), cancels that hit.
+    for (id, call) in (base..).zip(&calls) {
+        while id % 4 >= 2 && !MT_JOBS.contains_key(&id) && !call.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    }
+    for id in (base + 1..base + jobs).step_by(3) {
+        MT_JOBS.cancel(&id);
+    }
+    match round % 4 {
+        0 => {
+            MT_JOBS.cancel_all();
+        }
+        1 => {
+            let report = MT_JOBS.shutdown(Duration::from_secs(60)).await;
+            assert!(report.is_clean(), "round {round}: {report}");
+            MT_JOBS.reopen();
+        }
+        _ => {}
+    }
+    // The parent exits: every call still waiting ends with `Parent`.
+    drop(parent);
+    for call in calls {
+        endings.count(call.await.expect("no call panics"));
+    }
+}
+
+fn mt_rounds() -> u64 {
+    std::env::var("SCOPED_CANCEL_MT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500)
+}
+
+#[test]
+fn multi_thread_macro_calls_with_every_kind_of_cancel_leave_nothing_behind() {
+    let _heap = HEAP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    const JOBS_PER_ROUND: u64 = 100;
+    runtime.block_on(async {
+        let mut endings = Endings::default();
+        // Warm up the registry's tables, the runtime's task slabs and timers.
+        for round in 0..20 {
+            mt_round(round, JOBS_PER_ROUND, &mut endings).await;
+        }
+        assert!(MT_JOBS.is_empty(), "entries left: {:?}", MT_JOBS.report());
+        let tasks_before = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        let heap_before = ALLOC.live_bytes();
+
+        let mut endings = Endings::default();
+        for round in 20..20 + mt_rounds() {
+            mt_round(round, JOBS_PER_ROUND, &mut endings).await;
+        }
+
+        assert!(MT_JOBS.is_empty(), "entries left: {:?}", MT_JOBS.report());
+        assert!(!MT_JOBS.is_shutting_down());
+        let tasks_after = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        assert_eq!(tasks_after, tasks_before, "tasks left behind");
+        let grown = ALLOC.live_bytes() - heap_before;
+        assert!(
+            grown.abs() < 64 * 1024,
+            "live heap moved by {grown} bytes over {} calls",
+            mt_rounds() * JOBS_PER_ROUND
+        );
+        // Every kind of ending happened, so the mix was exercised.
+        assert!(
+            endings.ok > 0 && endings.requested > 0 && endings.shutdown > 0 && endings.parent > 0,
+            "{endings:?}"
+        );
     });
 }

@@ -30,7 +30,9 @@ fn iterations() -> usize {
 
 /// `cancel` returns `true` exactly for the cancellations it caused, and
 /// `cancel_all` counts exactly its own: checked by comparing the calls'
-/// results with the causes every token ended with.
+/// results with the causes every token ended with. The enterers run on
+/// until each kind of ending has happened (bounded), so a run where the
+/// threads never overlapped cannot pass.
 #[test]
 fn cancel_results_match_recorded_causes_under_contention() {
     let reg = Arc::new(Registry::<u64>::new());
@@ -42,9 +44,16 @@ fn cancel_results_match_recorded_causes_under_contention() {
     let enterers: Vec<_> = (0..2)
         .map(|t| {
             let (reg, tokens) = (reg.clone(), tokens.clone());
+            let (requested, shutdowns) = (requested.clone(), shutdowns.clone());
             std::thread::spawn(move || {
                 let mut rng = XorShift(0x9E37_79B9 + t);
-                for _ in 0..iterations() {
+                let overlapped = || {
+                    requested.load(Ordering::Relaxed) > 0 && shutdowns.load(Ordering::Relaxed) > 0
+                };
+                for i in 0..50 * iterations() {
+                    if i >= iterations() && overlapped() {
+                        break;
+                    }
                     let key = rng.next() % KEYS;
                     if let Ok(scope) = reg.enter(key) {
                         tokens.lock().unwrap().push(scope.token());
@@ -95,6 +104,17 @@ fn cancel_results_match_recorded_causes_under_contention() {
             .count()
     };
     assert!(tokens.iter().all(Token::is_cancelled));
+    // The races happened: cancels by key and by cancel_all hit live scopes,
+    // and other scopes ended on their own.
+    assert!(
+        requested.load(Ordering::Relaxed) > 0,
+        "no cancel hit a live scope"
+    );
+    assert!(
+        shutdowns.load(Ordering::Relaxed) > 0,
+        "no cancel_all hit a live scope"
+    );
+    assert!(count(Cause::ScopeExited) > 0, "no scope ended on its own");
     assert_eq!(count(Cause::Requested), requested.load(Ordering::Relaxed));
     assert_eq!(count(Cause::Shutdown), shutdowns.load(Ordering::Relaxed));
     assert_eq!(
@@ -114,6 +134,10 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
         Arc::new((0..KEYS).map(|_| Mutex::new(None)).collect());
     let done = Arc::new(AtomicBool::new(false));
     let checks = Arc::new(AtomicUsize::new(0));
+    // Races that must have happened: re-entries of a key that an earlier
+    // scope held, and cancels (by key, by cancel_all) that hit a live scope.
+    let reentries = Arc::new(AtomicUsize::new(0));
+    let hits = Arc::new(AtomicUsize::new(0));
 
     let watcher = {
         let (last, done, checks) = (last.clone(), done.clone(), checks.clone());
@@ -139,7 +163,7 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
 
     let workers: Vec<_> = (0..8u64)
         .map(|t| {
-            let last = last.clone();
+            let (last, reentries, hits) = (last.clone(), reentries.clone(), hits.clone());
             tokio::spawn(async move {
                 let mut rng = XorShift(0xDEAD_BEEF ^ (t + 1));
                 for _ in 0..iterations() / 4 {
@@ -152,11 +176,16 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
                         }
                         Err(e) => panic!("unexpected {e}"),
                     };
-                    *last[key as usize].lock().unwrap() = Some(scope.token());
+                    let previous = last[key as usize].lock().unwrap().replace(scope.token());
+                    if previous.is_some() {
+                        reentries.fetch_add(1, Ordering::Relaxed);
+                    }
                     match rng.next() % 5 {
                         0 => drop(scope),
                         1 => {
-                            REG.cancel(&key);
+                            if REG.cancel(&key) {
+                                hits.fetch_add(1, Ordering::Relaxed);
+                            }
                             drop(scope);
                         }
                         2 => {
@@ -168,7 +197,7 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
                             let _ = tokio::time::timeout(Duration::from_micros(10), run).await;
                         }
                         _ => {
-                            REG.cancel_all();
+                            hits.fetch_add(REG.cancel_all(), Ordering::Relaxed);
                             drop(scope);
                         }
                     }
@@ -195,23 +224,38 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
         checks.load(Ordering::Relaxed) > 0,
         "the watcher never checked anything"
     );
+    assert!(
+        reentries.load(Ordering::Relaxed) > 0,
+        "no key was re-entered"
+    );
+    assert!(
+        hits.load(Ordering::Relaxed) > 0,
+        "no cancel hit a live scope"
+    );
 }
 
 /// An `enter` racing `shutdown` is either refused or cancelled by it: right
 /// after `shutdown` returns its future, every live entry is cancelled, and
-/// no enter that starts afterwards succeeds.
+/// no enter that starts afterwards succeeds. Each round calls `shutdown`
+/// only once both threads hold scopes and are still entering (no head-start
+/// sleep), so every round catches live scopes; across the rounds, some
+/// enters must have been refused while the call was still under way.
 #[test]
 fn enter_racing_shutdown_is_refused_or_cancelled() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
+    let mut raced = 0;
     for round in 0..200 {
         let reg = Arc::new(Registry::<u64>::new());
         let called = Arc::new(AtomicBool::new(false));
+        let entered = Arc::new(AtomicUsize::new(0));
+        let early_refusals = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..2u64)
             .map(|t| {
                 let (reg, called) = (reg.clone(), called.clone());
+                let (entered, early_refusals) = (entered.clone(), early_refusals.clone());
                 std::thread::spawn(move || {
                     let mut held = Vec::new();
                     let mut key = t * 1_000_000;
@@ -221,12 +265,16 @@ fn enter_racing_shutdown_is_refused_or_cancelled() {
                         match reg.enter(key) {
                             Ok(scope) => {
                                 assert!(!after_shutdown, "entered after shutdown was called");
+                                if held.is_empty() {
+                                    entered.fetch_add(1, Ordering::SeqCst);
+                                }
                                 held.push(scope);
                             }
                             Err(EnterError::ShuttingDown(_)) => {
                                 if after_shutdown {
                                     return held;
                                 }
+                                early_refusals.fetch_add(1, Ordering::SeqCst);
                             }
                             Err(e) => panic!("unexpected {e}"),
                         }
@@ -234,7 +282,10 @@ fn enter_racing_shutdown_is_refused_or_cancelled() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_micros(100 + round));
+        // Both threads hold a scope and keep entering.
+        while entered.load(Ordering::SeqCst) < 2 {
+            std::thread::yield_now();
+        }
         let wait = reg.shutdown(Duration::from_millis(1));
         called.store(true, Ordering::SeqCst);
         let live = reg.report();
@@ -251,6 +302,11 @@ fn enter_racing_shutdown_is_refused_or_cancelled() {
             .iter()
             .all(|s| s.token().cause() == Some(Cause::Shutdown)));
         assert_eq!(held.len(), live.len());
+        assert!(
+            held.len() >= 2,
+            "round {round}: shutdown caught no live scope"
+        );
+        raced += early_refusals.load(Ordering::SeqCst);
         let report = runtime.block_on(wait);
         assert_eq!(
             report.stragglers().len(),
@@ -260,4 +316,8 @@ fn enter_racing_shutdown_is_refused_or_cancelled() {
         drop(held);
         assert!(reg.is_empty());
     }
+    assert!(
+        raced > 0,
+        "no enter ever ran while shutdown was being called"
+    );
 }

@@ -145,7 +145,8 @@ fn enter_child_is_cancelled_by_its_parent() {
     assert!(reg.is_empty());
 }
 
-#[tokio::test]
+/// On the paused clock, the grace period passes exactly: no wall time.
+#[tokio::test(start_paused = true)]
 async fn shutdown_refuses_reports_stragglers_and_reopens() {
     static REG: Registry<u64> = Registry::new();
     let ends = REG.enter(1).expect("free");
@@ -165,7 +166,7 @@ async fn shutdown_refuses_reports_stragglers_and_reopens() {
     let straggler = &report.stragglers()[0];
     assert_eq!((*straggler.key(), straggler.name()), (2, "parked"));
     assert_eq!(straggler.cause(), Some(Cause::Shutdown));
-    assert!(report.elapsed() >= Duration::from_millis(100));
+    assert_eq!(report.elapsed(), Duration::from_millis(100));
     let text = report.to_string();
     assert!(
         text.contains("shutdown left 1 scope(s)") && text.contains("parked (key 2)"),
@@ -179,8 +180,33 @@ async fn shutdown_refuses_reports_stragglers_and_reopens() {
     drop(REG.enter(3).expect("open again"));
 }
 
-/// Spawns, from a keyed scope of `reg`, a task whose body blocks its worker
-/// thread until `release` fires: a task no race can stop.
+/// Spawns, from a keyed scope of `reg` (or from its child scope `depth`
+/// levels down), a task whose body blocks its worker thread until
+/// `release` fires: a task no race can stop.
+async fn spawn_blocked_task_at(
+    reg: &'static Registry<u64>,
+    key: u64,
+    depth: usize,
+) -> (
+    tokio::task::JoinHandle<Result<(), scoped_cancel::Cancelled>>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let mut scopes = vec![reg.enter(key).expect("free")];
+    for _ in 0..depth {
+        let child = scopes.last().unwrap().child();
+        scopes.push(child);
+    }
+    let task = scopes.last().unwrap().spawn(async move {
+        let _ = started_tx.send(());
+        let _ = blocked.recv();
+    });
+    drop(scopes);
+    started.await.expect("the task started");
+    (task, release)
+}
+
 async fn spawn_blocked_task(
     reg: &'static Registry<u64>,
     key: u64,
@@ -188,33 +214,60 @@ async fn spawn_blocked_task(
     tokio::task::JoinHandle<Result<(), scoped_cancel::Cancelled>>,
     std::sync::mpsc::Sender<()>,
 ) {
-    let (release, blocked) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = tokio::sync::oneshot::channel();
-    let scope = reg.enter(key).expect("free");
-    let task = scope.spawn(async move {
-        let _ = started_tx.send(());
-        let _ = blocked.recv();
-    });
-    drop(scope);
-    started.await.expect("the task started");
-    (task, release)
+    spawn_blocked_task_at(reg, key, 0).await
 }
 
+/// Polls `fut` once; `true` if it is still pending.
+async fn still_pending<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> bool {
+    let mut fut = fut;
+    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_pending())).await
+}
+
+/// Shutdown waits for a task spawned from the keyed scope itself, from its
+/// child, and from a grandchild: while the task is blocked (it cannot end
+/// before `release`), the shutdown future stays pending, whatever the time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_waits_for_tasks_spawned_from_keyed_scopes() {
+async fn shutdown_waits_for_tasks_spawned_from_keyed_scopes_and_their_children() {
     static REG: Registry<u64> = Registry::new();
-    let (task, release) = spawn_blocked_task(&REG, 1).await;
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        let _ = release.send(());
+    for depth in 0..3 {
+        let (task, release) = spawn_blocked_task_at(&REG, 1, depth).await;
+        assert!(REG.is_empty(), "the scopes ended; only the task is left");
+        let shutdown = REG.shutdown(Duration::from_secs(3600));
+        let mut shutdown = std::pin::pin!(shutdown);
+        for _ in 0..3 {
+            assert!(
+                still_pending(shutdown.as_mut()).await,
+                "depth {depth}: shutdown returned while the task runs"
+            );
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("task waiting");
+        let report = shutdown.await;
+        assert!(report.is_clean(), "depth {depth}: {report}");
+        assert_eq!(task.await.unwrap(), Ok(()));
+        REG.reopen();
+    }
+}
+
+/// A bare `tokio::spawn` is invisible to the registry, even when the task
+/// holds a child scope of a keyed scope: `shutdown` neither waits for it
+/// nor counts it (documented on `Registry::shutdown`).
+#[tokio::test(start_paused = true)]
+async fn a_bare_tokio_spawn_is_not_counted() {
+    static REG: Registry<u64> = Registry::new();
+    let scope = REG.enter(1).expect("free");
+    let child = scope.child();
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _child = child;
+        let _ = wait.await;
     });
-    let report = REG.shutdown(Duration::from_secs(10)).await;
+    drop(scope);
+    let report = REG.shutdown(Duration::from_secs(1)).await;
     assert!(report.is_clean(), "{report}");
-    assert!(
-        report.elapsed() >= Duration::from_millis(90),
-        "returned before the task ended"
-    );
-    assert_eq!(task.await.unwrap(), Ok(()));
+    assert_eq!(report.elapsed(), Duration::ZERO, "nothing was waited for");
+    release.send(()).unwrap();
+    task.await.unwrap();
     REG.reopen();
 }
 

@@ -1,6 +1,6 @@
 //! Tokens, causes and scopes outside any registry.
 
-use std::future::pending;
+use std::future::{pending, Future};
 
 use scoped_cancel::tokio_util::sync::CancellationToken;
 use scoped_cancel::{Cancelled, Cause, Scope, Token};
@@ -94,11 +94,28 @@ fn interop_token_is_a_child_that_cannot_cancel_the_scope() {
     assert!(ct.is_cancelled());
 }
 
+/// The owned wait is `'static + Send` (it goes into `tokio::spawn`), stays
+/// pending while the scope lives, and completes when the scope is cancelled.
 #[tokio::test]
 async fn cancelled_owned_is_static_and_send() {
+    fn assert_static_send<T: Send + 'static>(_: &T) {}
     let scope = Scope::root();
     let wait = scope.token().cancelled_owned();
-    let task = tokio::spawn(wait);
+    assert_static_send(&wait);
+    let (polled_tx, polled) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut wait = std::pin::pin!(wait);
+        let early =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(wait.as_mut().poll(cx).is_ready()))
+                .await;
+        polled_tx.send(early).unwrap();
+        wait.await;
+    });
+    assert!(
+        !polled.await.unwrap(),
+        "the wait resolved before any cancel"
+    );
+    assert!(!task.is_finished());
     scope.cancel();
     task.await.expect("the wait completes");
 }

@@ -185,34 +185,44 @@ fn clean_runs_pass_and_return_the_body_output() {
     assert!(JOBS.is_empty());
 }
 
+/// The task ends the scope once the body has returned (the body's end
+/// drops the sender it waits on): after the body, within the grace period,
+/// with no clock involved.
 #[test]
 fn the_grace_period_lets_a_scope_end_a_little_after_the_body() {
-    let check = LeakCheck::new().grace(Duration::from_secs(5));
+    let check = LeakCheck::new().grace(Duration::from_secs(60));
     let out = check.run(&mut multi_thread(), async {
         let scope = Scope::root_named("ends-late");
+        let (body_alive, body_ended) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = body_ended.await;
             drop(scope);
         });
+        // Dropped as the body returns.
+        let _body_alive = body_alive;
     });
     let report = out.err();
     assert!(report.is_none(), "{}", report.unwrap());
 }
 
+/// The same scope, ended only when a signal comes that the grace period
+/// never sees (sent after the check).
 #[test]
 fn without_enough_grace_the_same_scope_is_a_leak() {
     let check = LeakCheck::new().grace(Duration::from_millis(10));
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
     let report = check
         .run(&mut multi_thread(), async {
             let scope = Scope::root_named("ends-too-late");
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _ = released.await;
                 drop(scope);
             });
         })
         .unwrap_err();
     assert_eq!(report.scopes()[0].name(), "ends-too-late", "{report}");
     assert_eq!(report.tasks(), 1);
+    drop(release);
 }
 
 #[test]
@@ -282,10 +292,12 @@ fn a_panicking_body_unwinds_out_of_run() {
 
 #[test]
 fn scopes_created_by_tasks_while_the_check_waits_are_attributed() {
-    // On a current-thread runtime, tasks run on the thread that waits.
+    // On a current-thread runtime, tasks run on the thread that waits; on
+    // the paused clock the task's sleep ends inside the grace period.
     let report = LeakCheck::new()
         .grace(Duration::from_millis(300))
         .run(&mut current_thread(), async {
+            tokio::time::pause();
             tokio::spawn(async {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 park(Scope::root_named("parked-during-the-wait"));

@@ -10,7 +10,9 @@ use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry, Scope, Token};
 use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout, Instant};
 
-/// Generous bound for "promptly" on a loaded 2-core machine.
+/// Bound for "promptly". The tests that use it run on the paused clock,
+/// which jumps to it only if nothing else can run: a call that does not
+/// stop fails at once, and no wall time is involved.
 const PROMPT: Duration = Duration::from_secs(5);
 
 /// Waits until `key` is live in `registry`.
@@ -20,14 +22,18 @@ async fn entered<K: scoped_cancel::Key>(registry: &Registry<K>, key: &K) {
     }
 }
 
-#[tokio::test]
+/// The body would finish (and count) once its 60 s sleep ends; the paused
+/// clock would run through it at once if the call were not stopped. So the
+/// call returning `Err(Requested)` at virtual time zero, with the counter
+/// at zero, shows the race dropped the body at its `.await`.
+#[tokio::test(start_paused = true)]
 async fn cancel_by_key_stops_a_raced_body_promptly() {
     static JOBS: Registry<u32> = Registry::new();
     static REACHED_END: AtomicU32 = AtomicU32::new(0);
 
     #[scoped_cancel(registry = JOBS, key = id)]
     async fn stuck(id: u32) -> Result<(), Cancelled> {
-        pending::<()>().await;
+        sleep(Duration::from_secs(60)).await;
         REACHED_END.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -36,13 +42,14 @@ async fn cancel_by_key_stops_a_raced_body_promptly() {
     entered(&JOBS, &1).await;
     let cancelled_at = Instant::now();
     assert!(JOBS.cancel(&1));
-    let out = timeout(PROMPT, call)
-        .await
-        .expect("raced body stopped promptly");
-    assert_eq!(out.unwrap().unwrap_err().cause(), Cause::Requested);
-    assert!(cancelled_at.elapsed() < PROMPT);
+    let out = call.await.unwrap();
+    assert_eq!(out.unwrap_err().cause(), Cause::Requested);
+    assert_eq!(cancelled_at.elapsed(), Duration::ZERO, "stopped at once");
     assert_eq!(REACHED_END.load(Ordering::SeqCst), 0);
     assert!(JOBS.is_empty());
+    // Control: the same body, not cancelled, does reach its end.
+    assert_eq!(stuck(2).await, Ok(()));
+    assert_eq!(REACHED_END.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -106,7 +113,7 @@ async fn a_cooperative_deadline_cancels_the_token_and_keeps_the_result() {
     assert_eq!(start.elapsed(), Duration::from_millis(1200));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_end_of_a_parent_gives_cause_parent() {
     static JOBS: Registry<u32> = Registry::new();
 
@@ -146,7 +153,7 @@ async fn an_occupied_key_is_refused_without_running_the_body() {
     assert!(JOBS.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_cancels_live_calls_and_refuses_new_ones() {
     static JOBS: Registry<u32> = Registry::new();
     static RUNS: AtomicU32 = AtomicU32::new(0);

@@ -13,13 +13,16 @@ use crate::token::{Node, Scoped, Token};
 pub struct RegistryEntry {
     link: Option<Link>,
     node: Arc<Node>,
+    /// This entry's number: tells its slot from others of the same token.
+    entry: u64,
 }
 
 impl RegistryEntry {
-    pub(crate) fn new(link: Link, node: Arc<Node>) -> Self {
+    pub(crate) fn new(link: Link, node: Arc<Node>, entry: u64) -> Self {
         RegistryEntry {
             link: Some(link),
             node,
+            entry,
         }
     }
 
@@ -32,7 +35,7 @@ impl RegistryEntry {
 impl Drop for RegistryEntry {
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
-            link.unlink(&self.node);
+            link.unlink(&self.node, self.entry);
         }
     }
 }

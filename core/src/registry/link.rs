@@ -11,9 +11,9 @@ use crate::token::Node;
 
 /// What a shard offers to the handles that point into it.
 pub(crate) trait Shard: Send + Sync {
-    /// Removes the entry with this hash whose token is `node` (identity, not
-    /// key equality), if it is still there.
-    fn unlink(&self, hash: u64, node: &Arc<Node>);
+    /// Removes the entry with this hash whose token is `node` under entry
+    /// number `entry` (identity, not key equality), if it is still there.
+    fn unlink(&self, hash: u64, node: &Arc<Node>, entry: u64);
     /// The key of the entry with this hash whose token is `node`, formatted
     /// with `Debug`, if it is still there: for leak reports.
     fn key_text(&self, hash: u64, node: &Node) -> Option<String>;
@@ -33,8 +33,19 @@ impl Link {
         Link { shard, hash }
     }
 
-    pub(crate) fn unlink(self, node: &Arc<Node>) {
-        self.shard.unlink(self.hash, node);
+    /// Removes this link's entry: a scope's own (`entry` 0) or an insert's.
+    pub(crate) fn unlink(self, node: &Arc<Node>, entry: u64) {
+        self.shard.unlink(self.hash, node, entry);
+    }
+
+    /// A handle for a child scope: it removes nothing (the child has no
+    /// entry) but counts the tasks spawned from the child, so `shutdown`
+    /// waits for them as for the keyed scope's own.
+    pub(crate) fn for_child(&self) -> Link {
+        Link {
+            shard: self.shard.clone(),
+            hash: self.hash,
+        }
     }
 
     /// A weak way back to this entry's key, for a tracking record.

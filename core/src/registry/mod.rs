@@ -127,7 +127,7 @@ impl<K: Key> Registry<K> {
     /// Enters `key` with a node built by the caller (a child of the current
     /// scope, built while no user code can run).
     pub(crate) fn enter_node(&self, key: K, node: Arc<Node>) -> Result<Scope, EnterError<K>> {
-        let link = self.add(key, &node)?;
+        let link = self.add(key, &node, 0)?;
         Ok(Scope::new(node, Some(link)))
     }
 
@@ -139,11 +139,19 @@ impl<K: Key> Registry<K> {
     /// un-scoped token or a raw `CancellationToken` is a compile error.
     pub fn insert<T: Storable>(&self, key: K, token: T) -> Result<RegistryEntry, EnterError<K>> {
         let node = token.into_token().node;
-        let link = self.add(key, &node)?;
-        Ok(RegistryEntry::new(link, node))
+        let entry = self
+            .storage()
+            .common
+            .entries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let link = self.add(key, &node, entry)?;
+        Ok(RegistryEntry::new(link, node, entry))
     }
 
-    fn add(&self, key: K, node: &Arc<Node>) -> Result<Link, EnterError<K>> {
+    /// Adds a slot for `node` under `key`, with entry number `entry` (0 for
+    /// a scope's own slot).
+    fn add(&self, key: K, node: &Arc<Node>, entry: u64) -> Result<Link, EnterError<K>> {
         let storage = self.storage();
         let hash = storage.hash(&key);
         let shard = storage.shard(hash);
@@ -160,16 +168,20 @@ impl<K: Key> Registry<K> {
             drop(table);
             return Err(EnterError::ShuttingDown(key));
         }
-        // The hasher runs only when the table grows: slots do not store
-        // their hash (8 bytes per live scope), a growth rehashes the keys.
-        let rehash = |slot: &Slot<K>| storage.hash(&slot.key);
-        match table.entry(hash, |slot| slot.key == key, rehash) {
+        // Growth uses the stored hashes: no user code runs while hashbrown
+        // moves slots (a panic there would make it drop them).
+        match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
             Entry::Occupied(_) => {
                 drop(table);
                 Err(EnterError::Occupied(key))
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(Slot { key, node });
+                vacant.insert(Slot {
+                    key,
+                    node,
+                    hash,
+                    entry,
+                });
                 drop(table);
                 Ok(Link::new(shard.clone(), hash))
             }

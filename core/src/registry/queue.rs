@@ -212,6 +212,9 @@ impl<K: Key> Queues<K> {
             None
         };
         let old = std::mem::replace(&mut slot.node, next.node.clone());
+        // The waiter's scope owns the slot now: its guard unlinks entry 0,
+        // whatever entry (a scope's or an `insert`'s) held it before.
+        slot.entry = 0;
         next.state.store(GRANTED, Ordering::SeqCst);
         Some(Handed { next, old, emptied })
     }

@@ -78,13 +78,21 @@ impl<K: Key> Registry<K> {
             drop(table);
             return Err(EnterError::ShuttingDown(key));
         }
-        let rehash = |slot: &Slot<K>| storage.hash(&slot.key);
-        let displaced = match table.entry(hash, |slot| slot.key == key, rehash) {
+        let displaced = match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
             Entry::Occupied(mut slot) => {
-                Some((std::mem::replace(&mut slot.get_mut().node, held), key))
+                let slot = slot.get_mut();
+                // The new scope's guard unlinks entry 0, whatever entry (a
+                // scope's or an `insert`'s) held the key before.
+                slot.entry = 0;
+                Some((std::mem::replace(&mut slot.node, held), key))
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(Slot { key, node: held });
+                vacant.insert(Slot {
+                    key,
+                    node: held,
+                    hash,
+                    entry: 0,
+                });
                 None
             }
         };

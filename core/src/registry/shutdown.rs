@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::report::{report, ShutdownReport};
+use super::storage::Waiting;
 use super::{Key, Registry};
 use crate::cause::Cause;
 
@@ -24,9 +25,16 @@ impl<K: Key> Registry<K> {
     /// waits until every scope has ended and every task spawned from one
     /// ([`Scope::spawn`](crate::Scope::spawn)) has finished, or until `grace`
     /// has passed, and reports exactly the stragglers still alive then.
-    /// Call [`reopen`](Registry::reopen) to accept scopes again.
+    /// Call [`reopen`](Registry::reopen) to accept scopes again; a shutdown
+    /// still pending then keeps waiting until the registry is empty (scopes
+    /// entered since included) or its grace has passed. Several shutdowns
+    /// may wait at once; each is woken by every end.
     ///
-    /// The future needs a tokio runtime with time enabled.
+    /// The future needs a tokio runtime with time enabled; polled without
+    /// one, it panics saying so. Only tasks spawned with
+    /// [`Scope::spawn`](crate::Scope::spawn) from a keyed scope or from its
+    /// [`child`](crate::Scope::child) scopes are counted: a bare
+    /// `tokio::spawn` is invisible to the registry.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -54,7 +62,14 @@ impl<K: Key> Registry<K> {
         super::wait::refuse_waiters(&storage);
         self.cancel_all_with(Cause::Shutdown);
         async move {
-            let common = storage.common.clone();
+            crate::needs_tokio::runtime(
+                "the future of `Registry::shutdown`",
+                "with time enabled, for its grace period",
+            );
+            // Counted before the first check below: every end from then on
+            // wakes this future, whether or not the registry was reopened.
+            let waiting = Waiting::new(storage.common.clone());
+            let common = &waiting.0;
             let mut deadline = pin!(tokio::time::sleep_until(started + grace));
             loop {
                 let mut ended = pin!(common.ended.notified());

@@ -8,9 +8,14 @@
 //! with a per-process seeded fast hasher (foldhash: the keys may come from
 //! users, and foldhash is only minimally DoS-resistant; it is private and can
 //! change). The hash picks the shard and is kept by the scope's guard (its
-//! `Link`), so removal never hashes the key again and never runs `K: Eq`; a
-//! slot is only the key and the node (the table rehashes keys when it grows,
-//! rather than storing 8 more bytes per live scope).
+//! `Link`), so removal never hashes the key again and never runs `K: Eq`.
+//! A slot is the key, the node, the hash and an entry number. The stored
+//! hash is what the table uses when it grows or rehashes in place: calling
+//! the user's `Hash` there would let a panic in it make the table drop
+//! slots whose tokens are live. The entry number is 0 for a scope's own slot
+//! and unique for each [`insert`](super::Registry::insert), so one token
+//! indexed under two keys with colliding hashes still has two slots that
+//! removal tells apart.
 //!
 //! Measured (tests/benches, BENCHMARKS.md; 2-core VM, medians of paired
 //! ratios): `Registry::enter` + drop runs at ≈ 0.9× the hand-written
@@ -26,11 +31,13 @@
 //!    `enter_replacing`/`enter_waiting`) add slots, and only after seeing no
 //!    slot with an equal key under the shard's lock.
 //! 2. A slot is removed only by its own guard (`Scope`, `RegistryEntry`), found
-//!    by `(hash, Arc::ptr_eq(node))`. A stale guard whose key was re-entered
-//!    finds no slot with its node and removes nothing (no ABA). A slot's
-//!    node may be *swapped* under the lock — by `enter_replacing`
-//!    (`replace.rs`) or a hand-off to the key's oldest waiter (`queue.rs`) —
-//!    and the displaced guard is then such a stale guard.
+//!    by `(hash, Arc::ptr_eq(node), entry number)`. A stale guard whose key
+//!    was re-entered finds no slot with its node and removes nothing (no
+//!    ABA); an entry of a token that also sits under a colliding key removes
+//!    only its own slot. A slot's node may be *swapped* under the lock — by
+//!    `enter_replacing` (`replace.rs`) or a hand-off to the key's oldest
+//!    waiter (`queue.rs`) — and the displaced guard is then such a stale
+//!    guard.
 //! 3. The guard cancels its token *before* removing the slot, so a key that is
 //!    absent implies the previous holder's token is cancelled.
 //! 4. `refusing` is read under the shard lock by every insert and written
@@ -43,8 +50,12 @@
 //! except tokio-util's node lock on `is_cancelled` in reports. No waker, no
 //! `cancel()` and no `K::drop` runs under a shard lock: removed slots and
 //! snapshots are dropped or acted on after unlocking. The user code that does
-//! run under a lock is `K: Eq` (lookups) and `K: Clone` (reports); a panic there poisons the mutex, and every lock
-//! site ignores poisoning, since no invariant spans a panic point.
+//! run under a lock is `K: Eq` (lookups) and `K: Clone` (reports); a panic
+//! there poisons the mutex, and every lock site ignores poisoning, since no
+//! invariant spans a panic point (hashbrown leaves the table intact when a
+//! lookup's `eq` panics, and the table's growth runs no user code). A `K::drop`
+//! that panics during removal does so after the slot is gone and after a
+//! pending `shutdown` was woken.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::Ordering;
@@ -56,12 +67,23 @@ use tokio::sync::Notify;
 use super::link::Shard;
 use super::queue::Queues;
 use super::Key;
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard};
 use crate::token::Node;
 
 pub(crate) struct Slot<K> {
     pub(crate) key: K,
     pub(crate) node: Arc<Node>,
+    /// The key's hash, computed once at entry: growth never runs `K: Hash`.
+    pub(crate) hash: u64,
+    /// 0 for a scope's own slot; unique per `insert` (invariant 2).
+    pub(crate) entry: u64,
+}
+
+impl<K> Slot<K> {
+    /// Identity (invariant 2): this token's node, under this entry number.
+    fn is(&self, node: &Node, entry: u64) -> bool {
+        std::ptr::eq(&*self.node, node) && self.entry == entry
+    }
 }
 
 /// State every shard shares.
@@ -70,15 +92,37 @@ pub(crate) struct Common {
     pub(crate) refusing: AtomicBool,
     /// Tasks spawned from this registry's scopes and still running.
     pub(crate) tasks: AtomicUsize,
-    /// Woken when a slot is removed or a task ends while `refusing` is set.
+    /// The last entry number handed to an `insert`.
+    pub(crate) entries: AtomicU64,
+    /// Woken when a slot is removed or a task ends while a shutdown waits.
     pub(crate) ended: Notify,
+    /// `shutdown` futures polled and not yet finished: they, not the
+    /// `refusing` flag, decide whether an end wakes anyone, so a `reopen`
+    /// during a pending shutdown does not leave it asleep until its deadline.
+    pub(crate) waiting: AtomicUsize,
 }
 
 impl Common {
     fn something_ended(&self) {
-        if self.refusing.load(Ordering::SeqCst) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
             self.ended.notify_waiters();
         }
+    }
+}
+
+/// Counts one waiting `shutdown` future in [`Common::waiting`] while it lives.
+pub(crate) struct Waiting(pub(crate) Arc<Common>);
+
+impl Waiting {
+    pub(crate) fn new(common: Arc<Common>) -> Waiting {
+        common.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(common)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -101,35 +145,36 @@ impl<K> ShardImpl<K> {
 }
 
 impl<K: Key> Shard for ShardImpl<K> {
-    fn unlink(&self, hash: u64, node: &Arc<Node>) {
+    fn unlink(&self, hash: u64, node: &Arc<Node>, entry: u64) {
         let removed = {
             let mut table = self.lock();
-            match table.find_entry(hash, |slot| Arc::ptr_eq(&slot.node, node)) {
-                Ok(mut entry) => {
+            match table.find_entry(hash, |slot| slot.is(node, entry)) {
+                Ok(mut found) => {
                     // A key with waiters passes to the oldest (`queue.rs`);
                     // without waiters in the shard this is one load.
                     if self.queues.any() {
-                        let handed = self.queues.hand_off(hash, entry.get_mut(), &self.common);
+                        let handed = self.queues.hand_off(hash, found.get_mut(), &self.common);
                         if let Some(handed) = handed {
                             drop(table);
                             handed.finish();
                             return;
                         }
                     }
-                    Some(entry.remove().0)
+                    Some(found.remove().0)
                 }
                 Err(_) => None,
             }
         };
-        // `K::drop` runs here, outside the lock.
-        drop(removed);
+        // Woken before `K::drop` runs (outside the lock): a drop that panics
+        // must not leave a pending shutdown waiting for a slot that is gone.
         self.common.something_ended();
+        drop(removed);
     }
 
     fn key_text(&self, hash: u64, node: &Node) -> Option<String> {
         let key = {
             let table = self.lock();
-            match table.find(hash, |slot| std::ptr::eq(&*slot.node, node)) {
+            match table.find(hash, |slot| slot.is(node, 0)) {
                 Some(slot) => slot.key.clone(),
                 None => {
                     drop(table);
@@ -167,7 +212,9 @@ impl<K: Key> Storage<K> {
         let common = Arc::new(Common {
             refusing: AtomicBool::new(false),
             tasks: AtomicUsize::new(0),
+            entries: AtomicU64::new(0),
             ended: Notify::new(),
+            waiting: AtomicUsize::new(0),
         });
         let shards = (0..count)
             .map(|_| {

@@ -99,10 +99,14 @@ impl<K: Key> Registry<K> {
             drop(table);
             return EnterWaiting::ready(Err(EnterError::ShuttingDown(key)));
         }
-        let rehash = |slot: &Slot<K>| storage.hash(&slot.key);
-        let waiter = match table.entry(hash, |slot| slot.key == key, rehash) {
+        let waiter = match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
             Entry::Vacant(vacant) => {
-                vacant.insert(Slot { key, node: held });
+                vacant.insert(Slot {
+                    key,
+                    node: held,
+                    hash,
+                    entry: 0,
+                });
                 drop(table);
                 let link = Link::new(shard.clone(), hash);
                 return EnterWaiting::ready(Ok(Scope::new(node, Some(link))));

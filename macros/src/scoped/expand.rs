@@ -357,9 +357,12 @@ impl<'a> Scoped<'a> {
         }
         let cancelled = &self.locals.cancelled;
         let output = &self.output;
-        let path =
-            quote_spanned!(self.output_span=> <#output as #p::FromCancelled>::from_cancelled);
-        (quote!(#p::Err(#cancelled)), quote!(#path(#cancelled)))
+        // The call too, not only the path: some compilers report the
+        // unmet bound at the call's span.
+        let call = quote_spanned!(self.output_span=>
+            <#output as #p::FromCancelled>::from_cancelled(#cancelled)
+        );
+        (quote!(#p::Err(#cancelled)), call)
     }
 
     /// Every identifier the arguments' expressions mention.

@@ -4,9 +4,15 @@
 
 use proc_macro2::TokenStream;
 
+/// Expands `args` and `item`, which must tokenize: a proc macro only ever
+/// sees token streams, so untokenizable text is a mistake in the test.
 fn run(args: &str, item: &str) -> String {
-    let args: TokenStream = args.parse().unwrap_or_default();
-    let item: TokenStream = item.parse().unwrap_or_default();
+    let args: TokenStream = args
+        .parse()
+        .unwrap_or_else(|e| panic!("test args {args:?} do not tokenize: {e}"));
+    let item: TokenStream = item
+        .parse()
+        .unwrap_or_else(|e| panic!("test item {item:?} does not tokenize: {e}"));
     super::expand(args, item).to_string()
 }
 
@@ -45,7 +51,7 @@ fn malformed_input_gives_errors_and_the_item_unchanged() {
         ("", "struct S;"),
         ("", ""),
         ("", "async fn"),
-        ("", "async fn job("),
+        ("", "async fn job(id: u64)"),
         ("", "async fn job();"),
         ("", "pub extern \"C\" fn job() {}"),
         (
