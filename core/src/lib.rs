@@ -40,7 +40,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ambient;
 mod cause;
+mod deadline;
 mod facts;
 mod from_cancelled;
 mod registry;

@@ -3,8 +3,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 pub use crate::from_cancelled::FromCancelled;
 pub use crate::site::Site;
 pub use core::option::Option::{self, None, Some};
@@ -16,26 +14,52 @@ pub use tokio;
 
 use crate::cause::Cancelled;
 use crate::registry::{Key, Registry};
-use crate::run::Run;
+use crate::run::{Run, Timer};
 use crate::scope::Scope;
 use crate::site::Origin;
 use crate::token::{Scoped, Token};
+
+/// Where an annotated fn's scope hangs.
+pub enum Parent<'a> {
+    /// Under [`Token::current`], or a root when there is none.
+    Ambient,
+    /// A root (`detached`).
+    Detached,
+    /// Under this token (`parent = ..`).
+    Given(&'a Token<Scoped>),
+}
 
 /// Enters a keyed scope for an annotated fn; the key is cloned.
 pub fn enter<K: Key>(
     registry: &Registry<K>,
     key: &K,
     site: &'static Site,
-    parent: Option<&CancellationToken>,
+    parent: Parent<'_>,
 ) -> Result<Scope, Cancelled> {
-    registry
-        .enter_at(key.clone(), Origin::Site(site), parent)
-        .map_err(Cancelled::from)
+    let origin = Origin::Site(site);
+    let entered = match parent {
+        // A handle, not the slot: the key's `Clone`, `Hash` and `Eq` are
+        // user code and must not run while the slot is taken.
+        Parent::Ambient => {
+            let current = crate::ambient::current();
+            registry.enter_at(key.clone(), origin, current.as_deref())
+        }
+        Parent::Detached => registry.enter_at(key.clone(), origin, None),
+        Parent::Given(token) => registry.enter_at(key.clone(), origin, Some(&token.node)),
+    };
+    entered.map_err(Cancelled::from)
 }
 
 /// Enters an anonymous scope for an annotated fn.
-pub fn enter_anonymous(site: &'static Site, parent: Option<&CancellationToken>) -> Scope {
-    Scope::under(parent, Origin::Site(site))
+pub fn enter_anonymous(site: &'static Site, parent: Parent<'_>) -> Scope {
+    let origin = Origin::Site(site);
+    match parent {
+        Parent::Ambient => {
+            crate::ambient::with_current(|current| Scope::under(current.map(|n| &**n), origin))
+        }
+        Parent::Detached => Scope::under(None, origin),
+        Parent::Given(token) => Scope::under(Some(&token.node), origin),
+    }
 }
 
 /// Races `body` against the scope (unless `cooperative`) and the timeout.
@@ -45,7 +69,7 @@ pub fn run<F: Future>(
     timeout: Option<Duration>,
     cooperative: bool,
 ) -> Run<F> {
-    Run::new(scope, body, timeout, cooperative)
+    Run::new(scope, body, timeout.map(Timer::After), cooperative)
 }
 
 /// The value a cancelled call returns.
@@ -62,33 +86,33 @@ pub fn cancelled<R: FromCancelled>(cancelled: Cancelled) -> R {
             `let scope = Token::adopt(&ct).into_scope();` then `parent = scope`"
 )]
 pub trait AsParent {
-    fn cancellation(&self) -> &CancellationToken;
+    fn parent_token(&self) -> &Token<Scoped>;
 }
 
 #[diagnostic::do_not_recommend]
 impl AsParent for Token<Scoped> {
-    fn cancellation(&self) -> &CancellationToken {
-        &self.node.ct
+    fn parent_token(&self) -> &Token<Scoped> {
+        self
     }
 }
 
 #[diagnostic::do_not_recommend]
 impl AsParent for Scope {
-    fn cancellation(&self) -> &CancellationToken {
-        &self.node().ct
+    fn parent_token(&self) -> &Token<Scoped> {
+        self.token_ref()
     }
 }
 
 #[diagnostic::do_not_recommend]
 impl<T: AsParent + ?Sized> AsParent for &T {
-    fn cancellation(&self) -> &CancellationToken {
-        (**self).cancellation()
+    fn parent_token(&self) -> &Token<Scoped> {
+        (**self).parent_token()
     }
 }
 
-/// The parent's tokio-util token, for [`enter`] and [`enter_anonymous`].
-pub fn parent<P: AsParent + ?Sized>(parent: &P) -> &CancellationToken {
-    parent.cancellation()
+/// `parent = ..`, for [`enter`] and [`enter_anonymous`].
+pub fn parent<P: AsParent + ?Sized>(parent: &P) -> Parent<'_> {
+    Parent::Given(parent.parent_token())
 }
 
 /// What `#[scoped_cancel::test]` expands to call.

@@ -2,44 +2,69 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
+use crate::ambient::Entered;
 use crate::cause::{Cancelled, Cause};
 use crate::scope::Scope;
+use crate::token::Node;
+
+/// A deadline not armed yet: relative ones start at the first poll.
+pub(crate) enum Timer {
+    After(Duration),
+    At(Instant),
+}
 
 pin_project! {
-    /// The future returned by [`Scope::run`] and [`Scope::run_timeout`].
+    /// The future returned by [`Scope::run`], [`Scope::run_timeout`] and
+    /// [`Scope::run_deadline`].
     ///
-    /// Fields drop in declaration order: the body first, the scope last, so
-    /// the body's destructors run before the token is cancelled and the key
-    /// is released.
+    /// While it polls (or drops) the body, its scope is the current one
+    /// ([`Token::current`](crate::Token::current)). The body drops first
+    /// and the scope last, so the body's destructors run before the token
+    /// is cancelled and the key is released.
     #[must_use = "futures do nothing unless polled; dropping this ends the scope"]
     pub struct Run<F> {
+        // `None` only once dropped, so that it drops while its scope is current.
         #[pin]
-        body: F,
+        body: Option<F>,
         #[pin]
         deadline: Option<Sleep>,
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
-        timeout: Option<Duration>,
+        timer: Option<Timer>,
         cooperative: bool,
+        // A second handle to the scope's node, moved into the thread's
+        // current-scope slot during each poll of the body: no reference
+        // count is touched per poll. `None` only during such a poll.
+        ambient: Option<Arc<Node>>,
         scope: Scope,
+    }
+
+    impl<F> PinnedDrop for Run<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let _current = Entered::new(this.ambient);
+            this.body.set(None);
+        }
     }
 }
 
 impl<F: Future> Run<F> {
-    pub(crate) fn new(scope: Scope, body: F, timeout: Option<Duration>, cooperative: bool) -> Self {
+    pub(crate) fn new(scope: Scope, body: F, timer: Option<Timer>, cooperative: bool) -> Self {
         Run {
-            body,
+            body: Some(body),
             deadline: None,
             waiter: None,
-            timeout,
+            timer,
             cooperative,
+            ambient: Some(scope.node().clone()),
             scope,
         }
     }
@@ -59,12 +84,29 @@ impl<F: Future> Future for Run<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some(timeout) = this.timeout.take() {
-            // Armed on the first poll: the deadline counts from when the call starts.
-            this.deadline.set(Some(tokio::time::sleep(timeout)));
+        if let Some(timer) = this.timer.take() {
+            // Armed on the first poll: a timeout counts from when the call
+            // starts, and the scope's deadline is set at that moment, before
+            // the body first runs and may read it. One centuries away
+            // (overflowing `Instant`) never fires.
+            let at = match timer {
+                Timer::After(timeout) => Instant::now().checked_add(timeout),
+                Timer::At(at) => Some(at),
+            };
+            if let Some(at) = at {
+                this.scope.node().lower_deadline(at);
+                this.deadline.set(Some(tokio::time::sleep_until(at)));
+            }
         }
         // Biased: the body goes first, so finished work is never thrown away.
-        if let Poll::Ready(out) = this.body.poll(cx) {
+        let polled = {
+            let _current = Entered::new(this.ambient);
+            match this.body.as_mut().as_pin_mut() {
+                Some(body) => body.poll(cx),
+                None => unreachable!("`Run` polled after its body was dropped"),
+            }
+        };
+        if let Poll::Ready(out) = polled {
             return Poll::Ready(Ok(out));
         }
         if !*this.cooperative {

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::cause::{Cancelled, Cause};
 use crate::registry::link::{Link, TaskGuard};
-use crate::run::Run;
+use crate::run::{Run, Timer};
 use crate::site::Origin;
 use crate::token::{Node, Scoped, Token};
 
@@ -65,11 +64,15 @@ impl Scope {
     }
 
     /// A scope whose token is a child of `parent`, or a root without one.
-    pub(crate) fn under(parent: Option<&CancellationToken>, origin: Origin) -> Scope {
+    pub(crate) fn under(parent: Option<&Node>, origin: Origin) -> Scope {
         Scope::from_node(Node::under(parent, origin))
     }
 
     /// A new anonymous scope with a fresh root token.
+    ///
+    /// Always a root, even inside another scope's body: explicit
+    /// constructors never read [`Token::current`]. For a child of the
+    /// current scope, write `Token::current().map(|t| t.child().into_scope())`.
     #[track_caller]
     pub fn root() -> Scope {
         Scope::root_named("Scope::root")
@@ -82,7 +85,8 @@ impl Scope {
     }
 
     /// A child scope: cancelled when this one is, and cancelling only itself
-    /// (and its own children) when it ends.
+    /// (and its own children) when it ends. It inherits this scope's
+    /// [`deadline`](Token::deadline).
     #[track_caller]
     pub fn child(&self) -> Scope {
         self.child_named("Scope::child")
@@ -91,7 +95,7 @@ impl Scope {
     /// [`Scope::child`] with a name for leak reports.
     #[track_caller]
     pub fn child_named(&self, name: &'static str) -> Scope {
-        Scope::under(Some(&self.token.node.ct), Origin::caller(name))
+        Scope::under(Some(&self.token.node), Origin::caller(name))
     }
 
     /// A handle to this scope's token, cancelled no later than this scope ends.
@@ -118,6 +122,7 @@ impl Scope {
 
     /// Runs `fut` inside this scope, raced against its cancellation, and ends
     /// the scope when `fut` finishes or the returned future is dropped.
+    /// While `fut` is polled, this scope is [`Token::current`].
     ///
     /// `fut` is polled first on every wake-up, so work that completed is never
     /// thrown away; if the token is cancelled first, `fut` is dropped at its
@@ -141,12 +146,49 @@ impl Scope {
     /// [`Scope::run`] with a deadline: when `timeout` passes (measured from
     /// the first poll), the token is cancelled with [`Cause::Deadline`] and
     /// the call returns `Err`. Needs a tokio runtime with time enabled.
+    ///
+    /// From the first poll, the scope's [`Token::deadline`] is the earlier
+    /// of that moment plus `timeout` and the deadline it inherited: a
+    /// longer timeout never extends a caller's budget. (The inherited
+    /// deadline is enforced by the scope that set it, which ends this one
+    /// with [`Cause::Parent`].)
     pub fn run_timeout<F: Future>(self, timeout: Duration, fut: F) -> Run<F> {
-        Run::new(self, fut, Some(timeout), false)
+        Run::new(self, fut, Some(Timer::After(timeout)), false)
+    }
+
+    /// [`Scope::run`] with an absolute deadline on tokio's clock: for a
+    /// budget that started before this call, such as a request's, counted
+    /// from when its headers arrived. A deadline already passed ends the
+    /// call with [`Cause::Deadline`] at its first poll, unless the body is
+    /// ready at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::time::Duration;
+    /// use scoped_cancel::{Cause, Scope, Token};
+    /// use tokio::time::Instant;
+    ///
+    /// let arrived = Instant::now();
+    /// let budget = arrived + Duration::from_millis(500);
+    /// let out = Scope::root()
+    ///     .run_deadline(budget, async {
+    ///         assert_eq!(Token::current().unwrap().deadline(), Some(budget));
+    ///         tokio::time::sleep(Duration::from_secs(1)).await;
+    ///     })
+    ///     .await;
+    /// assert_eq!(out.unwrap_err().cause(), Cause::Deadline);
+    /// assert_eq!(Instant::now(), budget);
+    /// # }
+    /// ```
+    pub fn run_deadline<F: Future>(self, deadline: tokio::time::Instant, fut: F) -> Run<F> {
+        Run::new(self, fut, Some(Timer::At(deadline)), false)
     }
 
     /// Spawns `fut` as a task that owns a child of this scope and is raced
     /// against it, so cancelling this scope stops the task.
+    ///
+    /// The child is the task's [`Token::current`] (a plain `tokio::spawn`
+    /// has none), and inherits this scope's [`deadline`](Token::deadline).
     ///
     /// A task spawned from a registry's scope is counted by that registry:
     /// [`Registry::shutdown`](crate::Registry::shutdown) waits for it.
@@ -168,6 +210,11 @@ impl Scope {
 
     pub(crate) fn node(&self) -> &Arc<Node> {
         &self.token.node
+    }
+
+    /// The scope's token, borrowed.
+    pub(crate) fn token_ref(&self) -> &Token<Scoped> {
+        &self.token
     }
 
     /// Records that the token is cancelled and its cause recorded (only

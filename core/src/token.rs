@@ -4,12 +4,14 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::{
     CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
 };
 
 use crate::cause::{Cause, CauseCell};
+use crate::deadline::DeadlineCell;
 use crate::scope::Scope;
 use crate::site::{Origin, Stamp};
 
@@ -57,28 +59,44 @@ pub(crate) struct Node {
     /// it: the record stays (weak) until the node is gone, and reports skip
     /// it from now on. Fits in the padding after `cause` and `root`.
     ended: AtomicBool,
+    /// The earliest deadline of this scope and its ancestors: copied from
+    /// the parent when the node is made, lowered by a [`Run`](crate::Run)
+    /// that arms a deadline of its own. One word, so reading it is O(1) at
+    /// any depth and a child costs one load.
+    deadline: DeadlineCell,
 }
 
 impl Node {
-    /// A node for `ct`, which may have a parent (a child or adopted token).
-    pub(crate) fn new(ct: CancellationToken, origin: Origin) -> Arc<Node> {
-        Node::build(ct, false, origin)
+    /// A node for a foreign token (adopted): no deadline of ours above it.
+    pub(crate) fn adopted(ct: CancellationToken, origin: Origin) -> Arc<Node> {
+        Node::build(ct, false, origin, DeadlineCell::none())
     }
 
     /// A node with a fresh parentless token.
     pub(crate) fn root(origin: Origin) -> Arc<Node> {
-        Node::build(CancellationToken::new(), true, origin)
+        Node::build(CancellationToken::new(), true, origin, DeadlineCell::none())
+    }
+
+    /// A child of `parent`: cancelled with it, and inheriting its deadline.
+    pub(crate) fn child_of(parent: &Node, origin: Origin) -> Arc<Node> {
+        let deadline = parent.deadline.inherit();
+        Node::build(parent.ct.child_token(), false, origin, deadline)
     }
 
     /// A child of `parent`, or a root without one.
-    pub(crate) fn under(parent: Option<&CancellationToken>, origin: Origin) -> Arc<Node> {
+    pub(crate) fn under(parent: Option<&Node>, origin: Origin) -> Arc<Node> {
         match parent {
-            Some(parent) => Node::new(parent.child_token(), origin),
+            Some(parent) => Node::child_of(parent, origin),
             None => Node::root(origin),
         }
     }
 
-    fn build(ct: CancellationToken, root: bool, origin: Origin) -> Arc<Node> {
+    fn build(
+        ct: CancellationToken,
+        root: bool,
+        origin: Origin,
+        deadline: DeadlineCell,
+    ) -> Arc<Node> {
         Arc::new(Node {
             ct,
             cause: CauseCell::default(),
@@ -86,7 +104,13 @@ impl Node {
             origin,
             born: Stamp::now(),
             ended: AtomicBool::new(false),
+            deadline,
         })
+    }
+
+    /// Lowers the deadline to `at` if that is earlier (never raises it).
+    pub(crate) fn lower_deadline(&self, at: tokio::time::Instant) {
+        self.deadline.lower(at);
     }
 
     /// The recorded cause; a token cancelled from outside (ancestor or adopted
@@ -191,18 +215,92 @@ impl<S> Token<S> {
     }
 
     /// A new child token, cancelled with this one (its cause then reads
-    /// [`Cause::Parent`]). It is un-scoped: give it an owner with
+    /// [`Cause::Parent`]) and inheriting its [`deadline`](Token::deadline).
+    /// It is un-scoped: give it an owner with
     /// [`into_scope`](Token::into_scope), or use [`Scope::child`] directly.
     #[track_caller]
     pub fn child(&self) -> Token<Unscoped> {
-        Token::from_node(Node::new(
-            self.node.ct.child_token(),
-            Origin::caller("Token::child"),
-        ))
+        Token::from_node(Node::child_of(&self.node, Origin::caller("Token::child")))
+    }
+
+    /// The earliest deadline of this scope and its ancestors, if any has one.
+    ///
+    /// Deadlines come from `timeout = ..` on `#[scoped_cancel]`,
+    /// [`Scope::run_timeout`] and [`Scope::run_deadline`]. A relative
+    /// timeout starts when its call is first polled, so its deadline
+    /// appears then: before that, only the inherited one shows. A child
+    /// inherits the deadline its parent had when the child was made; its
+    /// own timeout can make it earlier, never later.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::time::Duration;
+    /// use scoped_cancel::{Scope, Token};
+    ///
+    /// let request = Scope::root();
+    /// let outer = request.run_timeout(Duration::from_secs(2), async {
+    ///     let token = Token::current().unwrap();
+    ///     assert_eq!(token.remaining(), Some(Duration::from_secs(2)));
+    ///     // A longer inner timeout does not extend the caller's budget.
+    ///     let inner = token.child().into_scope();
+    ///     inner
+    ///         .run_timeout(Duration::from_secs(60), async {
+    ///             let token = Token::current().unwrap();
+    ///             assert_eq!(token.remaining(), Some(Duration::from_secs(2)));
+    ///         })
+    ///         .await
+    /// });
+    /// outer.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.node.deadline.get()
+    }
+
+    /// The time left until [`deadline`](Token::deadline): `Some(ZERO)` once
+    /// it has passed, `None` without a deadline. Reads tokio's clock, so a
+    /// paused test clock is honoured; never panics, also outside a runtime.
+    pub fn remaining(&self) -> Option<Duration> {
+        let deadline = self.deadline()?;
+        Some(deadline.saturating_duration_since(tokio::time::Instant::now()))
     }
 }
 
 impl Token<Scoped> {
+    /// The token of the innermost scope whose future this task is polling,
+    /// if any.
+    ///
+    /// A scope is current while its future is polled (and while its body is
+    /// dropped): the body of a `#[scoped_cancel]` fn, [`Scope::run`],
+    /// [`Scope::run_timeout`], [`Scope::run_deadline`], and a task started
+    /// with [`Scope::spawn`] (whose current scope is the child scope
+    /// `spawn` made). After each poll the previous current scope is back,
+    /// also when the body panics, so it never leaks past an `.await` into
+    /// other work, and each `select!`/`join!` branch sees only the scopes
+    /// it runs in itself.
+    ///
+    /// A plain `tokio::spawn` (or `spawn_blocking`, or a thread) starts
+    /// with no current scope: task-locals are not inherited. Use
+    /// [`Scope::spawn`], or pass the token.
+    ///
+    /// Costs a thread-local access and a reference-count increment.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use scoped_cancel::{Scope, Token};
+    ///
+    /// assert!(Token::current().is_none());
+    /// let scope = Scope::root();
+    /// let token = scope.token();
+    /// let inside = scope.run(async { Token::current() }).await.unwrap();
+    /// assert_eq!(inside, Some(token));
+    /// assert!(Token::current().is_none()); // restored after the call
+    /// # }
+    /// ```
+    pub fn current() -> Option<Token> {
+        crate::ambient::current().map(Token::from_node)
+    }
+
     /// A `'static` future that completes when the token is cancelled, for
     /// APIs such as a server's graceful-shutdown hook.
     pub fn cancelled_owned(self) -> WaitForCancellationFutureOwned {
@@ -233,7 +331,7 @@ impl Token<Unscoped> {
     /// When `source` is cancelled, this token's cause reads [`Cause::Parent`].
     #[track_caller]
     pub fn adopt(source: &CancellationToken) -> Token<Unscoped> {
-        Token::from_node(Node::new(
+        Token::from_node(Node::adopted(
             source.child_token(),
             Origin::caller("Token::adopt"),
         ))

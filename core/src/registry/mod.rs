@@ -13,7 +13,6 @@ use std::hash::Hash;
 use std::sync::{Arc, OnceLock};
 
 use hashbrown::hash_table::Entry;
-use tokio_util::sync::CancellationToken;
 
 pub use entry::RegistryEntry;
 pub use error::EnterError;
@@ -106,7 +105,7 @@ impl<K: Key> Registry<K> {
         self.enter_at(
             key,
             Origin::caller("Registry::enter_child"),
-            Some(&parent.node.ct),
+            Some(&parent.node),
         )
     }
 
@@ -114,7 +113,7 @@ impl<K: Key> Registry<K> {
         &self,
         key: K,
         origin: Origin,
-        parent: Option<&CancellationToken>,
+        parent: Option<&Node>,
     ) -> Result<Scope, EnterError<K>> {
         // Built before locking: allocation and the parent's lock stay outside
         // the shard lock. A refused node is dropped un-cancelled, unseen.

@@ -13,10 +13,11 @@ use crate::errors::Errors;
 
 /// Every accepted argument, in the order the docs list them, with an
 /// example for error messages.
-const ACCEPTED: [(&str, &str); 8] = [
+const ACCEPTED: [(&str, &str); 9] = [
     ("registry", "registry = JOBS"),
     ("key", "key = id"),
     ("parent", "parent = &token"),
+    ("detached", "detached"),
     ("timeout", "timeout = \"30s\""),
     ("token", "token = token"),
     ("on_cancel", "on_cancel = Err(MyError::Cancelled)"),
@@ -30,6 +31,8 @@ pub(crate) struct Args {
     pub(crate) registry: Option<Arg<Expr>>,
     pub(crate) key: Option<Arg<Expr>>,
     pub(crate) parent: Option<Arg<Expr>>,
+    /// A flag: a root scope even inside another scope's body.
+    pub(crate) detached: Option<Ident>,
     pub(crate) timeout: Option<Arg<Timeout>>,
     pub(crate) token: Option<Arg<Ident>>,
     pub(crate) on_cancel: Option<Arg<Expr>>,
@@ -123,15 +126,8 @@ impl Args {
                 expr(value).and_then(name_literal),
                 errors,
             ),
-            "cooperative" => match (&self.cooperative, value) {
-                (Some(_), _) => errors.push(repeated(&name)),
-                (None, Some(value)) => errors.push(spanned(
-                    &value,
-                    "`cooperative` is a flag and takes no value",
-                    "write `cooperative` alone",
-                )),
-                (None, None) => self.cooperative = Some(name),
-            },
+            "cooperative" => flag(&mut self.cooperative, name, value, errors),
+            "detached" => flag(&mut self.detached, name, value, errors),
             _ => {
                 let meant = meant(&key);
                 errors.push(unknown(&name, meant));
@@ -181,6 +177,19 @@ fn place<T>(slot: &mut Option<Arg<T>>, name: Ident, value: Value<T>, errors: &mu
             ));
         }
         Value::Wrong(error) => errors.push(error),
+    }
+}
+
+/// Stores a flag (a name without a value) unless it is repeated or has one.
+fn flag(slot: &mut Option<Ident>, name: Ident, value: Option<Expr>, errors: &mut Errors) {
+    match (&slot, value) {
+        (Some(_), _) => errors.push(repeated(&name)),
+        (None, Some(value)) => errors.push(spanned(
+            &value,
+            &format!("`{name}` is a flag and takes no value"),
+            &format!("write `{name}` alone"),
+        )),
+        (None, None) => *slot = Some(name),
     }
 }
 
@@ -266,7 +275,8 @@ fn repeated(name: &Ident) -> syn::Error {
 }
 
 /// Names users reach for that mean an accepted argument.
-const SYNONYMS: [(&str, &str); 4] = [
+const SYNONYMS: [(&str, &str); 5] = [
+    ("root", "detached"),
     ("deadline", "timeout"),
     ("label", "name"),
     ("parent_token", "parent"),

@@ -9,7 +9,11 @@
 //! ```text
 //! static __SCOPED_CANCEL_SITE: __private::Site =
 //!     __private::Site::new(concat!(module_path!(), "::", "fetch"), file!(), line!());
-//! let __sc_scope = match __private::enter(&(self.jobs), &(id), &__SCOPED_CANCEL_SITE, None) {
+//! // `Parent::Ambient`: a child of `Token::current()`, if any. `parent = p`
+//! // passes `__private::parent(&(p))`; `detached`, `Parent::Detached`.
+//! let __sc_scope = match __private::enter(
+//!     &(self.jobs), &(id), &__SCOPED_CANCEL_SITE, __private::Parent::Ambient,
+//! ) {
 //!     Ok(__sc_scope) => __sc_scope,
 //!     Err(__sc_cancelled) =>
 //!         return <Result<Page, Error> as __private::FromCancelled>::from_cancelled(__sc_cancelled),
@@ -220,12 +224,13 @@ impl<'a> Scoped<'a> {
     fn enter(&self) -> TokenStream {
         let p = &self.private;
         let scope = &self.locals.scope;
-        let parent = match &self.args.parent {
-            Some(arg) => {
+        let parent = match (&self.args.parent, &self.args.detached) {
+            (Some(arg), _) => {
                 let parent = by_ref(&arg.value);
-                quote!(#p::Some(#p::parent(#parent)))
+                quote!(#p::parent(#parent))
             }
-            None => quote!(#p::None),
+            (None, Some(_)) => quote!(#p::Parent::Detached),
+            (None, None) => quote!(#p::Parent::Ambient),
         };
         let Some(Keyed { registry, key }) = self.keyed else {
             return quote! {

@@ -30,6 +30,8 @@ fn malformed_input_gives_errors_and_the_item_unchanged() {
         ("token = 5", ASYNC_FN),
         ("name = b\"bytes\"", ASYNC_FN),
         ("cooperative, cooperative = 1", ASYNC_FN),
+        ("detached, parent = p", ASYNC_FN),
+        ("detached = true", ASYNC_FN),
         ("self = 1", ASYNC_FN),
         ("", "fn job() {}"),
         ("", "struct S;"),

@@ -43,6 +43,9 @@ pub(crate) fn check(args: syn::Result<Args>, func: syn::Result<Func>) -> syn::Re
         if let Err(e) = cooperative_has_token(args) {
             errors.push(e);
         }
+        if let Err(e) = detached_or_parent(args) {
+            errors.push(e);
+        }
     }
     let checked = match (args, func, flavor, keyed) {
         (Some(args), Some(func), Some(flavor), Some(keyed)) => Some(Checked {
@@ -156,6 +159,20 @@ fn cooperative_has_token(args: &Args) -> syn::Result<()> {
              note: a cooperative body is not raced; it runs until it checks its token\n\
              help: add `token = token` and watch `token.cancelled()` or `token.is_cancelled()` \
              in the body; a body that deliberately ignores it can bind `token = _token`",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `detached` makes a root and `parent` a child: one or the other.
+fn detached_or_parent(args: &Args) -> syn::Result<()> {
+    match (&args.detached, &args.parent) {
+        (Some(detached), Some(_)) => Err(syn::Error::new(
+            detached.span(),
+            "`detached` and `parent` contradict each other\n\
+             note: `detached` makes a root scope; `parent = ..` makes a child of that parent\n\
+             help: remove `detached` to make the call's scope a child of the parent, \
+             or remove `parent` for a root that outlives its caller",
         )),
         _ => Ok(()),
     }

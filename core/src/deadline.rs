@@ -1,0 +1,94 @@
+//! `DeadlineCell`: a scope's effective deadline in one atomic word.
+//!
+//! A deadline is stored as nanoseconds since a process-wide epoch, with
+//! `u64::MAX` for "none", so that "the earlier of two" is an integer `min`,
+//! a child copies its parent's with one load, and a [`Run`](crate::Run)
+//! lowers it with one `fetch_min`. The epoch lies well before any instant
+//! this process will see (a paused tokio clock starts at the real time its
+//! runtime was built), and 2^64 ns is 584 years: later deadlines are kept
+//! as the latest representable one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+const NONE: u64 = u64::MAX;
+
+/// The earliest deadline of a scope and its ancestors.
+pub(crate) struct DeadlineCell(AtomicU64);
+
+impl DeadlineCell {
+    pub(crate) fn none() -> DeadlineCell {
+        DeadlineCell(AtomicU64::new(NONE))
+    }
+
+    /// A cell for a child: the same deadline as this one has now.
+    pub(crate) fn inherit(&self) -> DeadlineCell {
+        DeadlineCell(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+
+    /// Makes the deadline `at` unless it is already earlier.
+    pub(crate) fn lower(&self, at: Instant) {
+        self.0.fetch_min(encode(at), Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> Option<Instant> {
+        match self.0.load(Ordering::Relaxed) {
+            NONE => None,
+            nanos => Some(decode(nanos)),
+        }
+    }
+}
+
+/// The instant that is 0 in the encoding: a year (or less, where the
+/// monotonic clock cannot go back that far) before the first deadline.
+fn epoch() -> std::time::Instant {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    *EPOCH.get_or_init(|| {
+        let now = std::time::Instant::now();
+        [86_400 * 365, 86_400, 3_600, 60, 1]
+            .into_iter()
+            .find_map(|secs| now.checked_sub(Duration::from_secs(secs)))
+            .unwrap_or(now)
+    })
+}
+
+fn encode(at: Instant) -> u64 {
+    let since = at.into_std().saturating_duration_since(epoch());
+    u64::try_from(since.as_nanos()).map_or(NONE - 1, |nanos| nanos.min(NONE - 1))
+}
+
+fn decode(nanos: u64) -> Instant {
+    Instant::from_std(epoch() + Duration::from_nanos(nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_keeps_the_earlier() {
+        let now = Instant::now();
+        let cell = DeadlineCell::none();
+        assert_eq!(cell.get(), None);
+        cell.lower(now + Duration::from_secs(5));
+        assert_eq!(cell.get(), Some(now + Duration::from_secs(5)));
+        cell.lower(now + Duration::from_secs(9));
+        assert_eq!(cell.get(), Some(now + Duration::from_secs(5)));
+        let child = cell.inherit();
+        child.lower(now + Duration::from_millis(1));
+        assert_eq!(child.get(), Some(now + Duration::from_millis(1)));
+        assert_eq!(cell.get(), Some(now + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn passed_deadlines_survive_encoding() {
+        let now = Instant::now();
+        let cell = DeadlineCell::none();
+        let past = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+        cell.lower(past);
+        assert_eq!(cell.get(), Some(past));
+    }
+}
