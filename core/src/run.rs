@@ -36,10 +36,13 @@ pin_project! {
         body: Option<F>,
         #[pin]
         deadline: Option<Sleep>,
+        // Waits for a child or adopted scope's token; a root's `Run` parks
+        // its waker in the node instead (`parked`), see `token.rs`.
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
         timer: Option<Timer>,
         cooperative: bool,
+        parked: bool,
         // A second handle to the scope's node, moved into the thread's
         // current-scope slot during each poll of the body: no reference
         // count is touched per poll. `None` only during such a poll.
@@ -50,8 +53,14 @@ pin_project! {
     impl<F> PinnedDrop for Run<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            let _current = Entered::new(this.ambient);
-            this.body.set(None);
+            {
+                let _current = Entered::new(this.ambient);
+                this.body.set(None);
+            }
+            // Before the scope drops: its end then has no waker to wake.
+            if *this.parked {
+                this.scope.node().unpark();
+            }
         }
     }
 }
@@ -64,6 +73,7 @@ impl<F: Future> Run<F> {
             waiter: None,
             timer,
             cooperative,
+            parked: false,
             ambient: Some(scope.node().clone()),
             scope,
         }
@@ -110,22 +120,33 @@ impl<F: Future> Future for Run<F> {
             return Poll::Ready(Ok(out));
         }
         if !*this.cooperative {
-            if this.waiter.is_none() {
-                // A cause already recorded (cancelled before the body could
-                // finish): return without the waiter (a token clone and two
-                // locks). Not settled: the cancelling thread may still be
-                // between recording and cancelling, so the scope's drop
-                // makes sure the token is cancelled before it unlinks.
-                if let Some(cause) = this.scope.node().recorded_cause() {
+            let node = this.scope.node();
+            if !node.has_parent() {
+                // A root: only `cancel_with` cancels it, after recording the
+                // cause, then wakes the parked waker. Not settled: the
+                // canceller may still be between recording and cancelling,
+                // so the scope's drop makes sure the token is cancelled
+                // before it unlinks.
+                *this.parked = true;
+                if let Some(cause) = node.park(cx.waker()) {
                     return Poll::Ready(Err(Cancelled::new(cause)));
                 }
-                // Created lazily: a body that is ready at once never pays for it.
-                let ct = this.scope.node().ct.clone();
-                this.waiter.set(Some(ct.cancelled_owned()));
-            }
-            if let Some(waiter) = this.waiter.as_mut().as_pin_mut() {
-                if waiter.poll(cx).is_ready() {
-                    return Poll::Ready(Err(Self::cancelled(this.scope)));
+            } else {
+                if this.waiter.is_none() {
+                    // A cause already recorded (cancelled before the body
+                    // could finish): return without the waiter (a token
+                    // clone and two locks). Not settled, as above.
+                    if let Some(cause) = node.recorded_cause() {
+                        return Poll::Ready(Err(Cancelled::new(cause)));
+                    }
+                    // Created lazily: a body that is ready at once never pays for it.
+                    let ct = node.ct().clone();
+                    this.waiter.set(Some(ct.cancelled_owned()));
+                }
+                if let Some(waiter) = this.waiter.as_mut().as_pin_mut() {
+                    if waiter.poll(cx).is_ready() {
+                        return Poll::Ready(Err(Self::cancelled(this.scope)));
+                    }
                 }
             }
         }
