@@ -34,8 +34,11 @@ pin_project! {
         // `None` only once dropped, so that it drops while its scope is current.
         #[pin]
         body: Option<F>,
-        #[pin]
-        deadline: Option<Sleep>,
+        // Boxed: tokio's `Sleep` is ≈ 100 B, which every call's future
+        // (and every spawned job's task) would carry even without a
+        // timeout; a timed call pays one allocation next to the timer
+        // registration instead.
+        deadline: Option<Pin<Box<Sleep>>>,
         // Waits for a child or adopted scope's token; a root's `Run` parks
         // its waker in the node instead (`parked`), see `token.rs`.
         #[pin]
@@ -105,7 +108,7 @@ impl<F: Future> Future for Run<F> {
             };
             if let Some(at) = at {
                 this.scope.node().lower_deadline(at);
-                this.deadline.set(Some(tokio::time::sleep_until(at)));
+                *this.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
             }
         }
         // Biased: the body goes first, so finished work is never thrown away.
@@ -150,12 +153,12 @@ impl<F: Future> Future for Run<F> {
                 }
             }
         }
-        let expired = match this.deadline.as_mut().as_pin_mut() {
-            Some(sleep) => sleep.poll(cx).is_ready(),
+        let expired = match this.deadline.as_mut() {
+            Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
             None => false,
         };
         if expired {
-            this.deadline.set(None);
+            *this.deadline = None;
             this.scope.node().cancel_with(Cause::Deadline);
             if !*this.cooperative {
                 return Poll::Ready(Err(Self::cancelled(this.scope)));
