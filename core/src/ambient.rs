@@ -10,7 +10,7 @@
 //! branch its own scope: only the branch wrapped in a `Run` sees it.
 //!
 //! No user code runs while the slot is borrowed: readers take the handle
-//! out, clone it, and put it back.
+//! out, clone it, and put it back, within one thread-local access.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -21,35 +21,23 @@ thread_local! {
     static CURRENT: Cell<Option<Arc<Node>>> = const { Cell::new(None) };
 }
 
-/// Puts `node` in the slot and gives back what was there, or hands `node`
-/// back as `Err` if the thread is tearing down its thread-locals.
-fn replace(node: Option<Arc<Node>>) -> Result<Option<Arc<Node>>, Option<Arc<Node>>> {
-    let mut node = Some(node);
-    let swapped = CURRENT.try_with(|slot| {
-        // `take` cannot fail: `node` is `Some` until here.
-        slot.replace(node.take().unwrap_or_default())
-    });
-    swapped.map_err(|_| node.unwrap_or_default())
-}
-
 /// While alive, `handle`'s node is the current scope of this thread; on drop
 /// (also while unwinding) the previous one is back and `handle` refilled.
+///
+/// One thread-local access each way (a swap inside one `try_with`): the
+/// ambient scope is set on every poll of every `Run`.
 pub(crate) struct Entered<'a> {
     handle: &'a mut Option<Arc<Node>>,
+    /// `None` if the slot was gone (thread exit): nothing to restore.
     previous: Option<Option<Arc<Node>>>,
 }
 
 impl<'a> Entered<'a> {
     /// Makes `handle`'s node current. `handle` is empty until the guard drops.
     pub(crate) fn new(handle: &'a mut Option<Arc<Node>>) -> Entered<'a> {
-        let previous = match replace(handle.take()) {
-            Ok(previous) => Some(previous),
-            Err(node) => {
-                // No slot (thread exit): nothing is current, nothing to restore.
-                *handle = node;
-                None
-            }
-        };
+        // If the slot is gone the closure never runs and `handle` keeps
+        // its node: nothing is current, nothing to restore.
+        let previous = CURRENT.try_with(|slot| slot.replace(handle.take())).ok();
         Entered { handle, previous }
     }
 }
@@ -57,35 +45,30 @@ impl<'a> Entered<'a> {
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
         if let Some(previous) = self.previous.take() {
+            let handle = &mut *self.handle;
             // The slot outlives any guard made while it existed: this
             // cannot fail, and if it did the handle would merely stay empty.
-            if let Ok(ours) = replace(previous) {
-                *self.handle = ours;
-            }
+            let _ = CURRENT.try_with(|slot| *handle = slot.replace(previous));
         }
     }
 }
 
-/// Calls `f` with the current scope's node, if any. `f` must not run user
-/// code: the slot is empty while it runs.
+/// Calls `f` with the current scope's node, if any (a handle of its own:
+/// the slot is left as it is while `f` runs).
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Arc<Node>>) -> R) -> R {
-    let mut current = replace(None).unwrap_or_default();
-    // Restores the slot even if `f` unwinds.
-    let refill = Refill(&mut current);
-    f(refill.0.as_ref())
+    f(current().as_ref())
 }
 
-/// Puts a node taken out of the slot back when dropped.
-struct Refill<'a>(&'a mut Option<Arc<Node>>);
-
-impl Drop for Refill<'_> {
-    fn drop(&mut self) {
-        // The slot is empty (taken above), so nothing is dropped here.
-        let _ = replace(self.0.take());
-    }
-}
-
-/// A new handle to the current scope's node, if any.
+/// A new handle to the current scope's node, if any: one thread-local
+/// access, and no reference count touched when there is none.
 pub(crate) fn current() -> Option<Arc<Node>> {
-    with_current(|node| node.cloned())
+    CURRENT
+        .try_with(|slot| {
+            let node = slot.take();
+            let copy = node.clone();
+            slot.set(node);
+            copy
+        })
+        .ok()
+        .flatten()
 }

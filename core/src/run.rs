@@ -31,7 +31,7 @@ pin_project! {
     /// is cancelled and the key is released.
     #[must_use = "futures do nothing unless polled; dropping this ends the scope"]
     pub struct Run<F> {
-        // `None` only once dropped, so that it drops while its scope is current.
+        // `None` once finished or dropped: it drops while its scope is current.
         #[pin]
         body: Option<F>,
         // Boxed: tokio's `Sleep` is ≈ 100 B, which every call's future
@@ -56,7 +56,7 @@ pin_project! {
     impl<F> PinnedDrop for Run<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            {
+            if this.body.is_some() {
                 let _current = Entered::new(this.ambient);
                 this.body.set(None);
             }
@@ -112,15 +112,18 @@ impl<F: Future> Future for Run<F> {
             }
         }
         // Biased: the body goes first, so finished work is never thrown away.
-        let polled = {
+        {
             let _current = Entered::new(this.ambient);
-            match this.body.as_mut().as_pin_mut() {
+            let polled = match this.body.as_mut().as_pin_mut() {
                 Some(body) => body.poll(cx),
-                None => unreachable!("`Run` polled after its body was dropped"),
+                None => panic!("`Run` polled after completion"),
+            };
+            if let Poll::Ready(out) = polled {
+                // Dropped here, while its scope is still current, so that
+                // the drop of `Run` needs no second swap of the slot.
+                this.body.set(None);
+                return Poll::Ready(Ok(out));
             }
-        };
-        if let Poll::Ready(out) = polled {
-            return Poll::Ready(Ok(out));
         }
         if !*this.cooperative {
             let node = this.scope.node();
