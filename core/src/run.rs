@@ -133,6 +133,11 @@ impl<F: Future> Future for Run<F> {
                 // canceller may still be between recording and cancelling,
                 // so the scope's drop makes sure the token is cancelled
                 // before it unlinks.
+                // Already cancelled: return without parking (a lock, a
+                // waker clone, and the same again to unpark).
+                if let Some(cause) = node.recorded_cause() {
+                    return Poll::Ready(Err(Cancelled::new(cause)));
+                }
                 *this.parked = true;
                 if let Some(cause) = node.park(cx.waker()) {
                     return Poll::Ready(Err(Cancelled::new(cause)));
