@@ -3,7 +3,7 @@
 //! A deadline is stored as nanoseconds since a process-wide epoch, with
 //! `u64::MAX` for "none", so that "the earlier of two" is an integer `min`,
 //! a child copies its parent's with one load, and a [`Run`](crate::Run)
-//! lowers it with one `fetch_min`. The epoch lies well before any instant
+//! lowers it with one store. The epoch lies well before any instant
 //! this process will see (a paused tokio clock starts at the real time its
 //! runtime was built), and 2^64 ns is 584 years: later deadlines are kept
 //! as the latest representable one.
@@ -29,9 +29,14 @@ impl DeadlineCell {
         DeadlineCell(AtomicU64::new(self.0.load(Ordering::Relaxed)))
     }
 
-    /// Makes the deadline `at` unless it is already earlier.
+    /// Makes the deadline `at` unless it is already earlier. Only the one
+    /// `Run` that owns the scope writes here (a `Scope` runs once), so a
+    /// load and a store do: no read-modify-write.
     pub(crate) fn lower(&self, at: Instant) {
-        self.0.fetch_min(encode(at), Ordering::Relaxed);
+        let at = encode(at);
+        if at < self.0.load(Ordering::Relaxed) {
+            self.0.store(at, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn get(&self) -> Option<Instant> {
@@ -55,12 +60,13 @@ fn epoch() -> std::time::Instant {
     })
 }
 
-fn encode(at: Instant) -> u64 {
+/// `at` as nanoseconds since the epoch (kept in one word by `Run` too).
+pub(crate) fn encode(at: Instant) -> u64 {
     let since = at.into_std().saturating_duration_since(epoch());
     u64::try_from(since.as_nanos()).map_or(NONE - 1, |nanos| nanos.min(NONE - 1))
 }
 
-fn decode(nanos: u64) -> Instant {
+pub(crate) fn decode(nanos: u64) -> Instant {
     Instant::from_std(epoch() + Duration::from_nanos(nanos))
 }
 

@@ -125,7 +125,8 @@ pub mod testing;
 /// | --- | --- |
 /// | `registry = EXPR` | a place that derefs to a [`Registry<K>`](Registry): `JOBS`, `self.jobs`, an `Arc<Registry<K>>` field |
 /// | `key = EXPR` | the key; required with `registry`, rejected without it |
-/// | `parent = EXPR` | a `Token`, `&Token` or `&Scope`: this call's token is a child of it |
+/// | `parent = EXPR` | a `Token`, `&Token` or `&Scope`: this call's token is a child of it (default: the [current scope](Token::current)) |
+/// | `detached` | a root scope even inside another scope: for work that must outlive its caller |
 /// | `timeout = ..` | a literal such as `"250ms"`, `"30s"`, `"1m30s"`, or a `Duration` expression |
 /// | `token = IDENT` | binds the scope's [`Token`] under that name inside the body |
 /// | `on_cancel = EXPR` | the value returned when cancelled or refused (instead of [`FromCancelled`]) |
@@ -163,11 +164,41 @@ pub mod testing;
 /// # }
 /// ```
 ///
-/// ## `parent`
+/// ## Nesting: the current scope, `parent` and `detached`
 ///
-/// Cancelling the parent (or ending its scope) ends the call with
-/// [`Cause::Parent`]. A tokio-util `CancellationToken` becomes a parent
-/// through a scope: `Token::adopt(&ct).into_scope()`.
+/// Without `parent`, a call made inside another scope's future — the body
+/// of a `#[scoped_cancel]` fn, [`Scope::run`], a [`Scope::spawn`] task —
+/// gets a child of that scope ([`Token::current`]), keyed or not: cancelling
+/// or ending the caller cancels the call, and the call inherits the
+/// caller's [deadline](Token::deadline). Outside any scope it gets a root.
+/// The current scope is read when the call's future is first polled: a call
+/// handed to a plain `tokio::spawn` before that starts as a root, since
+/// spawned tasks carry no current scope ([`Scope::spawn`] does).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::{scoped_cancel, Cancelled, Cause, Token};
+///
+/// #[scoped_cancel]
+/// async fn lookup() -> Result<(), Cancelled> {
+///     std::future::pending::<()>().await;
+///     Ok(())
+/// }
+///
+/// #[scoped_cancel(token = token)]
+/// async fn handler() -> Result<(), Cancelled> {
+///     token.cancel(); // e.g. the client went away
+///     lookup().await  // a child of this call: cancelled with it
+/// }
+///
+/// assert_eq!(handler().await.unwrap_err().cause(), Cause::Parent);
+/// # }
+/// ```
+///
+/// `parent = ..` names the parent explicitly instead. Cancelling it (or
+/// ending its scope) ends the call with [`Cause::Parent`]. A tokio-util
+/// `CancellationToken` becomes a parent through a scope:
+/// `Token::adopt(&ct).into_scope()`.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -186,6 +217,37 @@ pub mod testing;
 /// # }
 /// ```
 ///
+/// `detached` makes a root scope even inside another scope, for work that
+/// must outlive the call that started it (a cache fill shared by several
+/// requests, an audit write): it is not cancelled with its caller and
+/// inherits no deadline. It cannot be combined with `parent`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use scoped_cancel::scoped_cancel;
+///
+/// #[scoped_cancel(detached, on_cancel = "cancelled")]
+/// async fn audit() -> &'static str {
+///     tokio::task::yield_now().await; // stands for the write
+///     "written"
+/// }
+///
+/// #[scoped_cancel(on_cancel = "cancelled")]
+/// async fn nested_audit() -> &'static str {
+///     tokio::task::yield_now().await;
+///     "written"
+/// }
+///
+/// #[scoped_cancel(cooperative, token = token)]
+/// async fn handler() -> Option<(&'static str, &'static str)> {
+///     token.cancel(); // the request is over; it still writes its audit
+///     Some((audit().await, nested_audit().await))
+/// }
+///
+/// assert_eq!(handler().await, Some(("written", "cancelled")));
+/// # }
+/// ```
+///
 /// ## `timeout`
 ///
 /// A string literal is parsed at compile time: whole numbers with units
@@ -194,7 +256,10 @@ pub mod testing;
 /// [`Duration`](std::time::Duration), evaluated when the call starts
 /// (`timeout = self.limit`, `timeout = Duration::from_millis(ms)`). The
 /// deadline counts from the first poll, needs a tokio runtime with time
-/// enabled, and ends the call with [`Cause::Deadline`].
+/// enabled, and ends the call with [`Cause::Deadline`]. From that first poll
+/// the body reads it with [`Token::deadline`] / [`Token::remaining`]; it is
+/// never later than a deadline the call inherited from its caller, which
+/// ends the call (with [`Cause::Parent`]) when it passes first.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {

@@ -37,15 +37,13 @@ pub fn enter<K: Key>(
     parent: Parent<'_>,
 ) -> Result<Scope, Cancelled> {
     let origin = Origin::Site(site);
+    let key = key.clone();
     let entered = match parent {
-        // A handle, not the slot: the key's `Clone`, `Hash` and `Eq` are
-        // user code and must not run while the slot is taken.
-        Parent::Ambient => {
-            let current = crate::ambient::current();
-            registry.enter_at(key.clone(), origin, current.as_deref())
-        }
-        Parent::Detached => registry.enter_at(key.clone(), origin, None),
-        Parent::Given(token) => registry.enter_at(key.clone(), origin, Some(&token.node)),
+        // The node first: the key's `Hash` and `Eq` are user code, which
+        // must not run while the current scope is taken out to read it.
+        Parent::Ambient => registry.enter_node(key, crate::ambient::child_of_current(origin)),
+        Parent::Detached => registry.enter_at(key, origin, None),
+        Parent::Given(token) => registry.enter_at(key, origin, Some(&token.node)),
     };
     entered.map_err(Cancelled::from)
 }
@@ -54,9 +52,7 @@ pub fn enter<K: Key>(
 pub fn enter_anonymous(site: &'static Site, parent: Parent<'_>) -> Scope {
     let origin = Origin::Site(site);
     match parent {
-        Parent::Ambient => {
-            crate::ambient::with_current(|current| Scope::under(current.map(|n| &**n), origin))
-        }
+        Parent::Ambient => Scope::from_node(crate::ambient::child_of_current(origin)),
         Parent::Detached => Scope::under(None, origin),
         Parent::Given(token) => Scope::under(Some(&token.node), origin),
     }

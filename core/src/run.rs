@@ -10,15 +10,23 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::ambient::Entered;
+use crate::ambient::{swap, Entered};
 use crate::cause::{Cancelled, Cause};
 use crate::scope::Scope;
 use crate::token::Node;
 
 /// A deadline not armed yet: relative ones start at the first poll.
+/// Absolute ones are kept encoded (`deadline::encode`), so that the enum
+/// fits in the 16 bytes of a `Duration` (its niche holds the tag).
 pub(crate) enum Timer {
     After(Duration),
-    At(Instant),
+    At(u64),
+}
+
+impl Timer {
+    pub(crate) fn at(deadline: Instant) -> Timer {
+        Timer::At(crate::deadline::encode(deadline))
+    }
 }
 
 pin_project! {
@@ -31,38 +39,70 @@ pin_project! {
     /// is cancelled and the key is released.
     #[must_use = "futures do nothing unless polled; dropping this ends the scope"]
     pub struct Run<F> {
-        // `None` once finished or dropped: it drops while its scope is current.
         #[pin]
-        body: Option<F>,
+        body: Body<F>,
         // Boxed: tokio's `Sleep` is ≈ 100 B, which every call's future
         // (and every spawned job's task) would carry even without a
         // timeout; a timed call pays one allocation next to the timer
         // registration instead.
         deadline: Option<Pin<Box<Sleep>>>,
         // Waits for a child or adopted scope's token; a root's `Run` parks
-        // its waker in the node instead (`parked`), see `token.rs`.
+        // its waker in the node instead (`Ambient::parked`), see `token.rs`.
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
         timer: Option<Timer>,
-        cooperative: bool,
-        parked: bool,
-        // A second handle to the scope's node, moved into the thread's
-        // current-scope slot during each poll of the body: no reference
-        // count is touched per poll. `None` only during such a poll.
-        ambient: Option<Arc<Node>>,
         scope: Scope,
     }
+}
 
-    impl<F> PinnedDrop for Run<F> {
+pin_project! {
+    /// The user's future, and a second handle to the scope's node that is
+    /// swapped into the thread's current-scope slot while the future is
+    /// polled or dropped unfinished (no reference count is touched per poll).
+    struct Body<F> {
+        #[pin]
+        fut: F,
+        // Declared after `fut`, so it drops after it: see `Ambient`'s drop.
+        ambient: Ambient,
+    }
+
+    impl<F> PinnedDrop for Body<F> {
         fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            if this.body.is_some() {
-                let _current = Entered::new(this.ambient);
-                this.body.set(None);
+            // Entered here; `fut` then drops inside the scope, and
+            // `ambient`'s own drop, next, swaps the scope back out (also
+            // if `fut`'s drop panics: the remaining fields still drop).
+            // A finished `async` body has nothing left to drop: no swaps.
+            let this = this.project();
+            if !this.ambient.finished {
+                swap(&mut this.ambient.handle);
             }
-            // Before the scope drops: its end then has no waker to wake.
-            if *this.parked {
-                this.scope.node().unpark();
+        }
+    }
+}
+
+/// What a [`Body`] swaps in, and three flags that fit in its padding
+/// (moving `cooperative` here keeps `Run` from growing by a word for
+/// `finished`). Only ever a field of a `Body`.
+struct Ambient {
+    handle: Option<Arc<Node>>,
+    cooperative: bool,
+    /// The body returned `Ready`.
+    finished: bool,
+    /// A root scope's waker is parked in its node (`Node::park`).
+    parked: bool,
+}
+
+impl Drop for Ambient {
+    fn drop(&mut self) {
+        // Undoes the swap of `Body`'s drop, which has run just before.
+        if !self.finished {
+            swap(&mut self.handle);
+        }
+        // Before the scope (a later field of `Run`) drops: its end then
+        // has no waker to wake, and the node does not keep the task alive.
+        if self.parked {
+            if let Some(node) = &self.handle {
+                node.unpark();
             }
         }
     }
@@ -71,13 +111,18 @@ pin_project! {
 impl<F: Future> Run<F> {
     pub(crate) fn new(scope: Scope, body: F, timer: Option<Timer>, cooperative: bool) -> Self {
         Run {
-            body: Some(body),
+            body: Body {
+                fut: body,
+                ambient: Ambient {
+                    handle: Some(scope.node().clone()),
+                    cooperative,
+                    finished: false,
+                    parked: false,
+                },
+            },
             deadline: None,
             waiter: None,
             timer,
-            cooperative,
-            parked: false,
-            ambient: Some(scope.node().clone()),
             scope,
         }
     }
@@ -104,7 +149,7 @@ impl<F: Future> Future for Run<F> {
             // (overflowing `Instant`) never fires.
             let at = match timer {
                 Timer::After(timeout) => Instant::now().checked_add(timeout),
-                Timer::At(at) => Some(at),
+                Timer::At(at) => Some(crate::deadline::decode(at)),
             };
             if let Some(at) = at {
                 this.scope.node().lower_deadline(at);
@@ -112,33 +157,29 @@ impl<F: Future> Future for Run<F> {
             }
         }
         // Biased: the body goes first, so finished work is never thrown away.
-        {
-            let _current = Entered::new(this.ambient);
-            let polled = match this.body.as_mut().as_pin_mut() {
-                Some(body) => body.poll(cx),
-                None => panic!("`Run` polled after completion"),
-            };
-            if let Poll::Ready(out) = polled {
-                // Dropped here, while its scope is still current, so that
-                // the drop of `Run` needs no second swap of the slot.
-                this.body.set(None);
-                return Poll::Ready(Ok(out));
-            }
+        let body = this.body.project();
+        let polled = {
+            let _current = Entered::new(&mut body.ambient.handle);
+            body.fut.poll(cx)
+        };
+        if let Poll::Ready(out) = polled {
+            body.ambient.finished = true;
+            return Poll::Ready(Ok(out));
         }
-        if !*this.cooperative {
+        let cooperative = body.ambient.cooperative;
+        if !cooperative {
             let node = this.scope.node();
             if !node.has_parent() {
                 // A root: only `cancel_with` cancels it, after recording the
                 // cause, then wakes the parked waker. Not settled: the
                 // canceller may still be between recording and cancelling,
                 // so the scope's drop makes sure the token is cancelled
-                // before it unlinks.
-                // Already cancelled: return without parking (a lock, a
-                // waker clone, and the same again to unpark).
+                // before it unlinks. Already cancelled: return without
+                // parking (a lock, a waker clone, and the same to unpark).
                 if let Some(cause) = node.recorded_cause() {
                     return Poll::Ready(Err(Cancelled::new(cause)));
                 }
-                *this.parked = true;
+                body.ambient.parked = true;
                 if let Some(cause) = node.park(cx.waker()) {
                     return Poll::Ready(Err(Cancelled::new(cause)));
                 }
@@ -168,12 +209,25 @@ impl<F: Future> Future for Run<F> {
         if expired {
             *this.deadline = None;
             this.scope.node().cancel_with(Cause::Deadline);
-            if !*this.cooperative {
+            if !cooperative {
                 return Poll::Ready(Err(Self::cancelled(this.scope)));
             }
             // Cooperative: the body watches the token, which was just
             // cancelled, and runs on until it notices.
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unarmed_deadline_takes_no_more_room_than_a_duration() {
+        assert_eq!(
+            std::mem::size_of::<Option<Timer>>(),
+            std::mem::size_of::<Option<Duration>>()
+        );
     }
 }

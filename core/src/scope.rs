@@ -181,7 +181,7 @@ impl Scope {
     /// # }
     /// ```
     pub fn run_deadline<F: Future>(self, deadline: tokio::time::Instant, fut: F) -> Run<F> {
-        Run::new(self, fut, Some(Timer::At(deadline)), false)
+        Run::new(self, fut, Some(Timer::at(deadline)), false)
     }
 
     /// Spawns `fut` as a task that owns a child of this scope and is raced

@@ -8,15 +8,18 @@
 # them), runs one side at a time under callgrind at
 # two batch sizes and divides the difference in instructions by the
 # difference in calls, so start-up and runtime creation cancel out.
+# SC_BENCH_TARGET names another bench target with the same batch shape
+# (5 warm-up batches and rounds of 5,000 × scale), e.g. `nesting`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$(cargo bench -p scoped-cancel-tests --bench overhead --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*overhead[^"]*\)".*/\1/p' | tail -n 1)
-[[ -x "$BIN" ]] || { echo "could not build the overhead bench" >&2; exit 1; }
+TARGET=${SC_BENCH_TARGET:-overhead}
+BIN=$(cargo bench -p scoped-cancel-tests --bench "$TARGET" --no-run --message-format=json 2>/dev/null |
+    sed -n "s/.*\"executable\":\"\([^\"]*$TARGET[^\"]*\)\".*/\1/p" | tail -n 1)
+[[ -x "$BIN" ]] || { echo "could not build the $TARGET bench" >&2; exit 1; }
 
 # Case ids (`=id` selects exactly one case; see overhead.rs for the list).
 if (($# == 0)); then

@@ -50,9 +50,11 @@ async fn shorter_timeout() -> Option<Instant> {
     token.deadline()
 }
 
+/// When the caller started, and the deadlines its three callees saw.
+type Seen = (Instant, Option<Instant>, Option<Instant>, Option<Instant>);
+
 #[scoped_cancel(timeout = "2s")]
-async fn caller() -> Result<(Instant, Option<Instant>, Option<Instant>, Option<Instant>), Cancelled>
-{
+async fn caller() -> Result<Seen, Cancelled> {
     let start = Instant::now();
     let mut plain = None;
     no_timeout_of_its_own(&mut plain).await;

@@ -117,7 +117,12 @@ impl<K: Key> Registry<K> {
     ) -> Result<Scope, EnterError<K>> {
         // Built before locking: allocation and the parent's lock stay outside
         // the shard lock. A refused node is dropped un-cancelled, unseen.
-        let node = Node::under(parent, origin);
+        self.enter_node(key, Node::under(parent, origin))
+    }
+
+    /// Enters `key` with a node built by the caller (a child of the current
+    /// scope, built while no user code can run).
+    pub(crate) fn enter_node(&self, key: K, node: Arc<Node>) -> Result<Scope, EnterError<K>> {
         let link = self.add(key, &node)?;
         Ok(Scope::new(node, Some(link)))
     }
