@@ -136,6 +136,11 @@ fn ours_round(rt: &tokio::runtime::Runtime, n: usize, how: Ours) -> f64 {
             });
         }
         tally.all_started().await;
+        // A job enters its key on its first poll: one entering after the
+        // cancel would wait forever.
+        while FAN.len() < n && matches!(how, Ours::KeyedJobs) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let finished = tally.all_done.notified();
         common::perf_window(true);
         let t0 = Instant::now();
@@ -189,6 +194,10 @@ fn hand_round(rt: &tokio::runtime::Runtime, n: usize, how: Hand) -> f64 {
             });
         }
         tally.all_started().await;
+        // As for ours: every job's entry in place before the cancel.
+        while map.len() < n && !matches!(how, Hand::Children) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let finished = tally.all_done.notified();
         common::perf_window(true);
         let t0 = Instant::now();
