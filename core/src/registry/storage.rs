@@ -12,12 +12,13 @@
 //! slot is only the key and the node (the table rehashes keys when it grows,
 //! rather than storing 8 more bytes per live scope).
 //!
-//! Measured (tests/benches, BENCHMARKS.md; 2-core VM, medians of paired
-//! ratios): `Registry::enter` + drop runs at ≈ 0.9× the hand-written
-//! `child_token` + `DashMap` insert/remove + drop guard on one thread, ≈ 0.7×
-//! on two threads over 1,000 keys, ≈ 1.0× on four; a full keyed call at ≈
-//! 0.6–0.8×. `HashTable` is what lets removal find the slot by stored hash +
-//! token identity. Shards are aligned to 128 bytes: as separate small
+//! Measured (tests/benches, BENCHMARKS.md; 2-core VM) against the best
+//! hand-written code (a foldhash `DashMap`, `entry()`, a guard that cancels
+//! and removes): `Registry::enter` + drop at ≈ 0.76× its instructions on
+//! one thread, a full keyed call at ≈ 0.86×; even in time on two threads
+//! over 1,000 keys (0.98 for the call, 1.01 for enter + drop), 1.0–1.1 on
+//! four threads on two cores. `HashTable` is what lets removal find the
+//! slot by stored hash + token identity. Shards are aligned to 128 bytes: as separate small
 //! allocations they would otherwise share cache lines across threads.
 //!
 //! # Invariants
