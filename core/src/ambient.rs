@@ -2,9 +2,9 @@
 //!
 //! One thread-local slot holds the node of the innermost scope being polled.
 //! A [`Run`](crate::Run) swaps its own handle into the slot for the duration
-//! of each poll of its body (and of the body's drop) and swaps it back out
-//! afterwards: two 8-byte swaps, with no reference count touched, no lock
-//! and no drop glue. Setting it per poll, never with an enter-guard held
+//! of each poll of its body (and of the drop of a body that has not
+//! finished) and swaps it back out afterwards: two 8-byte swaps, with no
+//! reference count touched, no lock and no drop glue. Setting it per poll, never with an enter-guard held
 //! across `.await`, is what keeps it from leaking into whatever the thread
 //! polls next, and what gives each `select!`/`join!` branch its own scope:
 //! only the branch wrapped in a `Run` sees it.

@@ -67,7 +67,13 @@ pub(crate) fn encode(at: Instant) -> u64 {
 }
 
 pub(crate) fn decode(nanos: u64) -> Instant {
-    Instant::from_std(epoch() + Duration::from_nanos(nanos))
+    let epoch = epoch();
+    // Never a panic, even where `Instant` cannot reach 584 years ahead.
+    let at = epoch
+        .checked_add(Duration::from_nanos(nanos))
+        .or_else(|| epoch.checked_add(Duration::from_secs(86_400 * 365 * 30)))
+        .unwrap_or(epoch);
+    Instant::from_std(at)
 }
 
 #[cfg(test)]
@@ -87,6 +93,15 @@ mod tests {
         child.lower(now + Duration::from_millis(1));
         assert_eq!(child.get(), Some(now + Duration::from_millis(1)));
         assert_eq!(cell.get(), Some(now + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn far_deadlines_are_kept_as_the_latest_one() {
+        let cell = DeadlineCell::none();
+        let far = Instant::now() + Duration::from_secs(u64::from(u32::MAX) * 1_000);
+        cell.lower(far);
+        let kept = cell.get().expect("a deadline");
+        assert!(kept > Instant::now() + Duration::from_secs(86_400 * 365 * 500));
     }
 
     #[test]

@@ -33,8 +33,8 @@ pin_project! {
     /// The future returned by [`Scope::run`], [`Scope::run_timeout`] and
     /// [`Scope::run_deadline`].
     ///
-    /// While it polls (or drops) the body, its scope is the current one
-    /// ([`Token::current`](crate::Token::current)). The body drops first
+    /// While it polls the body, or drops a body that has not finished, its
+    /// scope is the current one ([`Token::current`](crate::Token::current)). The body drops first
     /// and the scope last, so the body's destructors run before the token
     /// is cancelled and the key is released.
     #[must_use = "futures do nothing unless polled; dropping this ends the scope"]

@@ -399,14 +399,14 @@ impl Token<Scoped> {
     /// The token of the innermost scope whose future this task is polling,
     /// if any.
     ///
-    /// A scope is current while its future is polled (and while its body is
-    /// dropped): the body of a `#[scoped_cancel]` fn, [`Scope::run`],
-    /// [`Scope::run_timeout`], [`Scope::run_deadline`], and a task started
-    /// with [`Scope::spawn`] (whose current scope is the child scope
-    /// `spawn` made). After each poll the previous current scope is back,
-    /// also when the body panics, so it never leaks past an `.await` into
-    /// other work, and each `select!`/`join!` branch sees only the scopes
-    /// it runs in itself.
+    /// A scope is current while its future is polled, and while a body
+    /// that has not finished is dropped (on cancellation, say): the body of
+    /// a `#[scoped_cancel]` fn, [`Scope::run`], [`Scope::run_timeout`],
+    /// [`Scope::run_deadline`], and a task started with [`Scope::spawn`]
+    /// (whose current scope is the child scope `spawn` made). After each
+    /// poll the previous current scope is back, also when the body panics,
+    /// so it never leaks past an `.await` into other work, and each
+    /// `select!`/`join!` branch sees only the scopes it runs in itself.
     ///
     /// A plain `tokio::spawn` (or `spawn_blocking`, or a thread) starts
     /// with no current scope: task-locals are not inherited. Use
