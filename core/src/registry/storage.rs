@@ -15,9 +15,9 @@
 //! Measured (tests/benches, BENCHMARKS.md; 2-core VM) against the best
 //! hand-written code (a foldhash `DashMap`, `entry()`, a guard that cancels
 //! and removes): `Registry::enter` + drop at ≈ 0.76× its instructions on
-//! one thread, a full keyed call at ≈ 0.86×; even in time on two threads
-//! over 1,000 keys (0.98 for the call, 1.01 for enter + drop), 1.0–1.1 on
-//! four threads on two cores. `HashTable` is what lets removal find the
+//! one thread, a full keyed call at ≈ 0.86×; 1.05–1.11× in time on two
+//! or four threads over 1,000 keys (each scope's `Link` counts a reference
+//! to its shard: a second shared cache line next to the shard's lock). `HashTable` is what lets removal find the
 //! slot by stored hash + token identity. Shards are aligned to 128 bytes: as separate small
 //! allocations they would otherwise share cache lines across threads.
 //!
