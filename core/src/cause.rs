@@ -131,9 +131,10 @@ pub(crate) struct CauseCell(AtomicU8);
 
 impl CauseCell {
     /// Records `cause` unless one is already recorded; `true` if this call won.
+    /// `SeqCst`: a root's lazy token and waker rely on it (`token.rs`).
     pub(crate) fn record(&self, cause: Cause) -> bool {
         self.0
-            .compare_exchange(0, cause.code(), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(0, cause.code(), Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
 
@@ -144,7 +145,7 @@ impl CauseCell {
     }
 
     pub(crate) fn get(&self) -> Option<Cause> {
-        Cause::from_code(self.0.load(Ordering::Acquire))
+        Cause::from_code(self.0.load(Ordering::SeqCst))
     }
 }
 

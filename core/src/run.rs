@@ -41,8 +41,13 @@ pin_project! {
     pub struct Run<F> {
         #[pin]
         body: Body<F>,
-        #[pin]
-        deadline: Option<Sleep>,
+        // Boxed: tokio's `Sleep` is ≈ 100 B, which every call's future
+        // (and every spawned job's task) would carry even without a
+        // timeout; a timed call pays one allocation next to the timer
+        // registration instead.
+        deadline: Option<Pin<Box<Sleep>>>,
+        // Waits for a child or adopted scope's token; a root's `Run` parks
+        // its waker in the node instead (`Ambient::parked`), see `token.rs`.
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
         timer: Option<Timer>,
@@ -75,14 +80,16 @@ pin_project! {
     }
 }
 
-/// What a [`Body`] swaps in, and two flags that fit in its padding (moving
-/// `cooperative` here keeps `Run` from growing by a word for `finished`).
-/// Only ever a field of a `Body`.
+/// What a [`Body`] swaps in, and three flags that fit in its padding
+/// (moving `cooperative` here keeps `Run` from growing by a word for
+/// `finished`). Only ever a field of a `Body`.
 struct Ambient {
     handle: Option<Arc<Node>>,
     cooperative: bool,
     /// The body returned `Ready`.
     finished: bool,
+    /// A root scope's waker is parked in its node (`Node::park`).
+    parked: bool,
 }
 
 impl Drop for Ambient {
@@ -90,6 +97,13 @@ impl Drop for Ambient {
         // Undoes the swap of `Body`'s drop, which has run just before.
         if !self.finished {
             swap(&mut self.handle);
+        }
+        // Before the scope (a later field of `Run`) drops: its end then
+        // has no waker to wake, and the node does not keep the task alive.
+        if self.parked {
+            if let Some(node) = &self.handle {
+                node.unpark();
+            }
         }
     }
 }
@@ -103,6 +117,7 @@ impl<F: Future> Run<F> {
                     handle: Some(scope.node().clone()),
                     cooperative,
                     finished: false,
+                    parked: false,
                 },
             },
             deadline: None,
@@ -142,7 +157,7 @@ impl<F: Future> Future for Run<F> {
             };
             if let Some(at) = at {
                 this.scope.node().lower_deadline(at);
-                this.deadline.set(Some(tokio::time::sleep_until(at)));
+                *this.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
             }
         }
         // Biased: the body goes first, so finished work is never thrown away.
@@ -157,31 +172,46 @@ impl<F: Future> Future for Run<F> {
         }
         let cooperative = body.ambient.cooperative;
         if !cooperative {
-            if this.waiter.is_none() {
-                // A cause already recorded (cancelled before the body could
-                // finish): return without the waiter (a token clone and two
-                // locks). Not settled: the cancelling thread may still be
-                // between recording and cancelling, so the scope's drop
-                // makes sure the token is cancelled before it unlinks.
-                if let Some(cause) = this.scope.node().recorded_cause() {
+            let node = this.scope.node();
+            if !node.has_parent() {
+                // A root: only `cancel_with` cancels it, after recording the
+                // cause, then wakes the parked waker. Not settled: the
+                // canceller may still be between recording and cancelling,
+                // so the scope's drop makes sure the token is cancelled
+                // before it unlinks. Already cancelled: return without
+                // parking (a lock, a waker clone, and the same to unpark).
+                if let Some(cause) = node.recorded_cause() {
                     return Poll::Ready(Err(Cancelled::new(cause)));
                 }
-                // Created lazily: a body that is ready at once never pays for it.
-                let ct = this.scope.node().ct.clone();
-                this.waiter.set(Some(ct.cancelled_owned()));
-            }
-            if let Some(waiter) = this.waiter.as_mut().as_pin_mut() {
-                if waiter.poll(cx).is_ready() {
-                    return Poll::Ready(Err(Self::cancelled(this.scope)));
+                body.ambient.parked = true;
+                if let Some(cause) = node.park(cx.waker()) {
+                    return Poll::Ready(Err(Cancelled::new(cause)));
+                }
+            } else {
+                if this.waiter.is_none() {
+                    // A cause already recorded (cancelled before the body
+                    // could finish): return without the waiter (a token
+                    // clone and two locks). Not settled, as above.
+                    if let Some(cause) = node.recorded_cause() {
+                        return Poll::Ready(Err(Cancelled::new(cause)));
+                    }
+                    // Created lazily: a body that is ready at once never pays for it.
+                    let ct = node.ct().clone();
+                    this.waiter.set(Some(ct.cancelled_owned()));
+                }
+                if let Some(waiter) = this.waiter.as_mut().as_pin_mut() {
+                    if waiter.poll(cx).is_ready() {
+                        return Poll::Ready(Err(Self::cancelled(this.scope)));
+                    }
                 }
             }
         }
-        let expired = match this.deadline.as_mut().as_pin_mut() {
-            Some(sleep) => sleep.poll(cx).is_ready(),
+        let expired = match this.deadline.as_mut() {
+            Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
             None => false,
         };
         if expired {
-            this.deadline.set(None);
+            *this.deadline = None;
             this.scope.node().cancel_with(Cause::Deadline);
             if !cooperative {
                 return Poll::Ready(Err(Self::cancelled(this.scope)));

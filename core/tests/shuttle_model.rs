@@ -6,6 +6,7 @@
 //! `RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle cargo test -p scoped-cancel --test shuttle_model`.
 #![cfg(shuttle)]
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -162,6 +163,80 @@ fn a_report_without_the_scope_implies_its_key_is_free() {
             assert!(collector.is_empty());
             reporter.join().unwrap();
             assert!(reg.is_empty());
+/// A waker that records that it was woken.
+struct Flag(std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Polls `fut` once with a waker that sets a flag; returns whether it was
+/// ready and the flag.
+fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> (bool, Arc<Flag>) {
+    let flag = Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+    let waker = std::task::Waker::from(flag.clone());
+    let ready = fut
+        .poll(&mut std::task::Context::from_waker(&waker))
+        .is_ready();
+    (ready, flag)
+}
+
+/// A root scope's `Run` parks its waker in the node while another thread
+/// cancels the token: either the poll sees the cause, or the cancel wakes
+/// the parked waker (no lost wake-up), and the next poll returns the cause.
+#[test]
+fn root_run_parking_racing_cancel() {
+    shuttle::check_random(
+        || {
+            let scope = scoped_cancel::Scope::root();
+            let token = scope.token();
+            let canceller = thread::spawn(move || token.cancel());
+            let mut run = std::pin::pin!(scope.run(std::future::pending::<()>()));
+            let (ready, flag) = poll_once(run.as_mut());
+            assert!(canceller.join().unwrap());
+            if !ready {
+                assert!(
+                    flag.0.load(std::sync::atomic::Ordering::SeqCst),
+                    "lost wake-up"
+                );
+                let waker = std::task::Waker::from(flag.clone());
+                let out = run
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(&waker));
+                match out {
+                    std::task::Poll::Ready(Err(e)) => assert_eq!(e.cause(), Cause::Requested),
+                    _ => panic!("a cancelled root scope's run must end with its cause"),
+                }
+            }
+        },
+        SCHEDULES,
+    );
+}
+
+/// A root's tokio-util token is made on first use (here by `cancelled()`)
+/// while another thread cancels: the new token is cancelled either by its
+/// maker (who sees the cause) or by the canceller (who sees it made).
+#[test]
+fn root_lazy_token_racing_cancel() {
+    shuttle::check_random(
+        || {
+            let scope = scoped_cancel::Scope::root();
+            let token = scope.token();
+            let waiter = scope.token();
+            let canceller = thread::spawn(move || token.cancel());
+            let mut cancelled = std::pin::pin!(waiter.cancelled());
+            let (ready, flag) = poll_once(cancelled.as_mut());
+            assert!(canceller.join().unwrap());
+            if !ready {
+                assert!(
+                    flag.0.load(std::sync::atomic::Ordering::SeqCst),
+                    "lost wake-up"
+                );
+            }
+            assert!(waiter.cancellation_token().is_cancelled());
+            drop(scope);
         },
         SCHEDULES,
     );

@@ -16,7 +16,8 @@
 #   clean    `cargo build` from an empty target directory (dependencies too);
 #   crate    `cargo build` of the generated crate alone after touching it
 #            (dependencies already built): the cost of the 200 expansions;
-# and the ratios scoped/tracing. Runs alternate between the crates, since
+# the ratios scoped/tracing, and both against plain (the same fns with no
+# attribute). Runs alternate between the crates, since
 # the shared 2-core machines have slow spells.
 #
 #   bash tests/benches/compile_time.sh            # FNS=200 RUNS=3
@@ -133,6 +134,9 @@ echo "generated $FNS fns per crate in $WORK; $RUNS run(s); $(rustc --version); p
 # ratios are the result: the machine's slow spells move all three together.
 declare -A T
 R_CLEAN_WALL="" R_CLEAN_CPU="" R_CRATE_WALL="" R_CRATE_CPU="" R_EXTRA_CPU=""
+# The same against `plain` (the same fns with no attribute), for both.
+P_CLEAN_WALL="" P_CLEAN_CPU="" P_CRATE_WALL="" P_CRATE_CPU=""
+Q_CLEAN_WALL="" Q_CLEAN_CPU="" Q_CRATE_WALL="" Q_CRATE_CPU=""
 for ((run = 0; run < RUNS; run++)); do
     if ((run % 2)); then order=(plain tracing scoped); else order=("${KINDS[@]}"); fi
     for what in clean crate; do
@@ -150,6 +154,14 @@ for ((run = 0; run < RUNS; run++)); do
     R_CLEAN_CPU+=" $(ratio "${T[clean.scoped.cpu]}" "${T[clean.tracing.cpu]}")"
     R_CRATE_WALL+=" $(ratio "${T[crate.scoped.wall]}" "${T[crate.tracing.wall]}")"
     R_CRATE_CPU+=" $(ratio "${T[crate.scoped.cpu]}" "${T[crate.tracing.cpu]}")"
+    P_CLEAN_WALL+=" $(ratio "${T[clean.scoped.wall]}" "${T[clean.plain.wall]}")"
+    P_CLEAN_CPU+=" $(ratio "${T[clean.scoped.cpu]}" "${T[clean.plain.cpu]}")"
+    P_CRATE_WALL+=" $(ratio "${T[crate.scoped.wall]}" "${T[crate.plain.wall]}")"
+    P_CRATE_CPU+=" $(ratio "${T[crate.scoped.cpu]}" "${T[crate.plain.cpu]}")"
+    Q_CLEAN_WALL+=" $(ratio "${T[clean.tracing.wall]}" "${T[clean.plain.wall]}")"
+    Q_CLEAN_CPU+=" $(ratio "${T[clean.tracing.cpu]}" "${T[clean.plain.cpu]}")"
+    Q_CRATE_WALL+=" $(ratio "${T[crate.tracing.wall]}" "${T[crate.plain.wall]}")"
+    Q_CRATE_CPU+=" $(ratio "${T[crate.tracing.cpu]}" "${T[crate.plain.cpu]}")"
     R_EXTRA_CPU+=" $(awk -v s="${T[crate.scoped.cpu]}" -v t="${T[crate.tracing.cpu]}" -v p="${T[crate.plain.cpu]}" 'BEGIN { printf "%.3f", (s - p) / (t - p) }')"
 done
 
@@ -163,4 +175,9 @@ printf '\n| ratio scoped / tracing (median of per-run ratios, range) | wall | cp
 printf '| clean build (dependencies included) | %s | %s |\n' "$(stats <<<"$R_CLEAN_WALL")" "$(stats <<<"$R_CLEAN_CPU")"
 printf '| the generated crate alone | %s | %s |\n' "$(stats <<<"$R_CRATE_WALL")" "$(stats <<<"$R_CRATE_CPU")"
 printf '| the annotations alone (crate minus plain) | | %s |\n' "$(stats <<<"$R_EXTRA_CPU")"
-echo "target: <= 1.0"
+printf '\n| ratio to plain (the same fns, no attribute; median, range) | wall | cpu |\n|---|---:|---:|\n'
+printf '| scoped / plain, clean build | %s | %s |\n' "$(stats <<<"$P_CLEAN_WALL")" "$(stats <<<"$P_CLEAN_CPU")"
+printf '| scoped / plain, the crate alone | %s | %s |\n' "$(stats <<<"$P_CRATE_WALL")" "$(stats <<<"$P_CRATE_CPU")"
+printf '| tracing / plain, clean build | %s | %s |\n' "$(stats <<<"$Q_CLEAN_WALL")" "$(stats <<<"$Q_CLEAN_CPU")"
+printf '| tracing / plain, the crate alone | %s | %s |\n' "$(stats <<<"$Q_CRATE_WALL")" "$(stats <<<"$Q_CRATE_CPU")"
+echo "target: scoped / tracing <= 1.0"

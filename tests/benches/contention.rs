@@ -1,5 +1,7 @@
 //! Contention: several threads entering and leaving keyed scopes of one
-//! registry, over 1,000 keys, vs the hand-written DashMap pattern.
+//! registry, over 1,000 keys, vs the best hand-written code (one shared
+//! foldhash `DashMap`, root tokens, `entry()`, guard, `run_until_cancelled`)
+//! and, labelled, the naive pattern (SipHash, children of one shared parent).
 //!
 //! Each thread runs its own current-thread runtime and makes sequential
 //! calls; thread `t` of `T` uses the keys `t, t + T, t + 2T, ...` below
@@ -91,77 +93,76 @@ fn main() {
     for &threads in &counts {
         let pool = Pool::new(threads);
         let calls_per_batch = (threads * per_thread) as f64;
-        // scoped-cancel-audit: allow(baseline; each call removes its entry)
-        let map: Arc<DashMap<u64, CancellationToken>> = Arc::new(DashMap::new());
+        let best: Arc<calls::BestMap> = Arc::new(calls::best_map());
+        let naive: Arc<DashMap<u64, CancellationToken>> = Arc::new(DashMap::new());
         let shared_parent = CancellationToken::new();
-        // scoped-cancel-audit: allow(baseline parents, dropped with the batch)
-        let parents: Arc<Vec<CancellationToken>> =
-            Arc::new((0..threads).map(|_| CancellationToken::new()).collect());
 
-        let ours: Job = Arc::new(move |t, rt: &Runtime| {
-            rt.block_on(async {
-                for j in 0..per_thread {
-                    let _ = black_box(calls::macro_keyed(key(t, threads, j)).await);
-                }
-            })
-        });
-        let hand_shared: Job = {
-            let map = map.clone();
-            let parent = shared_parent.clone();
-            Arc::new(move |t, rt: &Runtime| {
-                rt.block_on(async {
-                    for j in 0..per_thread {
-                        let k = key(t, threads, j);
-                        black_box(calls::hand_keyed_in(&map, &parent, k).await);
-                    }
-                })
-            })
+        // Every thread's calls, run on its own current-thread runtime.
+        macro_rules! job {
+            (|$k:ident| $call:expr) => {
+                Arc::new(move |t, rt: &Runtime| {
+                    rt.block_on(async {
+                        for j in 0..per_thread {
+                            let $k = key(t, threads, j);
+                            let _ = black_box(common::call($call).await);
+                        }
+                    })
+                }) as Job
+            };
+        }
+        let ours_instant = job!(|k| calls::macro_keyed(k));
+        let ours_wait = job!(|k| calls::macro_keyed_wait(k));
+        let best_instant = {
+            let best = best.clone();
+            job!(|k| calls::best_keyed(&best, k, async move { black_box(k) }))
         };
-        let hand_own: Job = {
-            let map = map.clone();
-            let parents = parents.clone();
-            Arc::new(move |t, rt: &Runtime| {
-                rt.block_on(async {
-                    for j in 0..per_thread {
-                        let k = key(t, threads, j);
-                        black_box(calls::hand_keyed_in(&map, &parents[t], k).await);
-                    }
-                })
-            })
+        let best_wait = {
+            let best = best.clone();
+            job!(|k| calls::best_keyed(&best, k, calls::wait_once(k)))
+        };
+        let naive_instant = {
+            let naive = naive.clone();
+            let parent = shared_parent.clone();
+            job!(|k| calls::naive_keyed_in(&naive, &parent, k, async move { black_box(k) }))
         };
         let ours_enter: Job = Arc::new(move |t, _rt: &Runtime| {
             for j in 0..per_thread {
                 calls::ours_enter_drop(key(t, threads, j));
             }
         });
-        let hand_enter: Job = {
-            let map = map.clone();
-            let parents = parents.clone();
+        let best_enter: Job = {
+            let best = best.clone();
             Arc::new(move |t, _rt: &Runtime| {
                 for j in 0..per_thread {
-                    calls::hand_enter_drop_in(&map, &parents[t], key(t, threads, j));
+                    calls::best_enter_drop(&best, key(t, threads, j));
                 }
             })
         };
 
-        let cases: [(String, Option<f64>, &Job, &Job); 3] = [
+        let cases: [(String, Option<f64>, &Job, &Job); 4] = [
             (
-                format!("{threads} threads, keyed: ours vs DashMap + one shared parent"),
-                (threads == 2).then_some(0.5),
-                &ours,
-                &hand_shared,
-            ),
-            (
-                format!("{threads} threads, keyed: ours vs DashMap + a parent per thread"),
+                format!("{threads}t-keyed-instant: {threads} threads, #[scoped_cancel(registry, key)] vs best (one shared foldhash DashMap, root tokens, entry(), guard, run_until_cancelled), instant body"),
                 Some(1.00),
-                &ours,
-                &hand_own,
+                &ours_instant,
+                &best_instant,
             ),
             (
-                format!("{threads} threads, Registry::enter+drop vs DashMap + a parent per thread"),
+                format!("{threads}t-keyed-wait: {threads} threads, the same, body waits once"),
+                Some(1.00),
+                &ours_wait,
+                &best_wait,
+            ),
+            (
+                format!("{threads}t-enter-drop: {threads} threads, Registry::enter + drop vs best entry() + guard drop"),
                 Some(1.00),
                 &ours_enter,
-                &hand_enter,
+                &best_enter,
+            ),
+            (
+                format!("{threads}t-naive-keyed-instant: {threads} threads, keyed call vs NAIVE (SipHash DashMap, children of ONE shared parent token), instant body"),
+                None,
+                &ours_instant,
+                &naive_instant,
             ),
         ];
         for (name, target, a, b) in cases {
@@ -177,7 +178,8 @@ fn main() {
                 ));
             }
         }
-        assert!(map.is_empty());
+        assert!(best.is_empty());
+        assert!(naive.is_empty());
     }
     assert!(REG.is_empty());
     print_table(

@@ -1,8 +1,16 @@
 //! Cancel fan-out: 100,000 live scopes, each awaited by its own task, are
 //! cancelled at once; the time measured runs from the cancel call until the
 //! last task has finished (its scope ended and, for keyed scopes, its entry
-//! removed). Hand-written: 100,000 child tokens of one parent, each awaited
-//! by a task, and `parent.cancel()`.
+//! removed).
+//!
+//! The keyed cases are jobs as a user writes them: ours a
+//! `#[scoped_cancel(registry, key)]` call spawned as a task, cancelled by
+//! `Registry::cancel_all`; the best hand-written job (foldhash `DashMap`,
+//! `entry()`, a cancel-then-remove guard, `run_until_cancelled`) with its
+//! tokens cancelled either from a snapshot of the map (root tokens, as ours
+//! are) or by `parent.cancel()` (each token a child of one parent). Each
+//! task removes its own entry. The anonymous cases compare child scopes of
+//! one parent scope with raw child tokens of one parent.
 //!
 //! Multi-thread runtime with 2 workers. Every task has been polled once (its
 //! waiter registered) before the clock starts.
@@ -17,13 +25,37 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::calls::{self, BestMap};
 use common::{paired, print_table, Options, Row};
-use dashmap::DashMap;
-use scoped_cancel::{Registry, Scope};
+use scoped_cancel::{scoped_cancel, Cancelled, Registry, Scope};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 static FAN: Registry<u64> = Registry::new();
+
+/// Our keyed job: waits until it is cancelled.
+#[scoped_cancel(registry = FAN, key = id)]
+async fn ours_job(id: u64) -> Result<(), Cancelled> {
+    pending::<()>().await;
+    Ok(())
+}
+
+/// The best hand-written keyed job, with its token made by `make`.
+async fn best_job(map: Arc<BestMap>, id: u64, token: CancellationToken) -> Option<()> {
+    let guard = calls::best_enter(&map, id, token)?;
+    guard.token.run_until_cancelled(pending::<()>()).await
+}
+
+/// How the best hand-written side cancels its jobs.
+#[derive(Clone, Copy)]
+enum Hand {
+    /// Raw child tokens of one parent, no map: `parent.cancel()`.
+    Children,
+    /// Root tokens in a `BestMap`, cancelled from a snapshot of the map.
+    MapSnapshot,
+    /// Child tokens of one parent in a `BestMap`: `parent.cancel()`.
+    MapParent,
+}
 
 /// Counts tasks that started and finished; wakes the waiter at the end.
 struct Tally {
@@ -61,6 +93,9 @@ impl Tally {
 /// How the scopes of one round are made and cancelled.
 #[derive(Clone, Copy)]
 enum Ours {
+    /// Keyed jobs (`#[scoped_cancel(registry, key)]` calls spawned as
+    /// tasks), cancelled by `cancel_all`.
+    KeyedJobs,
     /// Keyed scopes of one registry, cancelled by `cancel_all`.
     KeyedCancelAll,
     /// Keyed scopes that are children of one parent scope, cancelled through it.
@@ -76,7 +111,18 @@ fn ours_round(rt: &tokio::runtime::Runtime, n: usize, how: Ours) -> f64 {
         let root = Scope::root();
         let root_token = root.token();
         for i in 0..n as u64 {
+            if let Ours::KeyedJobs = how {
+                let tally = tally.clone();
+                tokio::spawn(async move {
+                    tally.started.fetch_add(1, Ordering::AcqRel);
+                    let out = ours_job(i).await;
+                    assert!(out.is_err());
+                    tally.finish();
+                });
+                continue;
+            }
             let scope = match how {
+                Ours::KeyedJobs => unreachable!(),
                 Ours::KeyedCancelAll => FAN.enter(i).expect("free key"),
                 Ours::KeyedUnderParent => FAN.enter_child(i, &root_token).expect("free key"),
                 Ours::AnonymousUnderParent => root.child(),
@@ -90,11 +136,16 @@ fn ours_round(rt: &tokio::runtime::Runtime, n: usize, how: Ours) -> f64 {
             });
         }
         tally.all_started().await;
+        // A job enters its key on its first poll: one entering after the
+        // cancel would wait forever.
+        while FAN.len() < n && matches!(how, Ours::KeyedJobs) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let finished = tally.all_done.notified();
         common::perf_window(true);
         let t0 = Instant::now();
         match how {
-            Ours::KeyedCancelAll => {
+            Ours::KeyedJobs | Ours::KeyedCancelAll => {
                 FAN.cancel_all();
             }
             Ours::KeyedUnderParent | Ours::AnonymousUnderParent => {
@@ -113,40 +164,55 @@ fn ours_round(rt: &tokio::runtime::Runtime, n: usize, how: Ours) -> f64 {
     })
 }
 
-/// One round by hand: child tokens of one parent, `parent.cancel()`. With
-/// `map`, each token is also indexed in it and its task removes the entry
-/// when it ends (the hand-written keyed pattern).
-fn hand_round(
-    rt: &tokio::runtime::Runtime,
-    n: usize,
-    map: Option<&Arc<DashMap<u64, CancellationToken>>>,
-) -> f64 {
+/// One round by hand: `n` tasks, each awaiting a token; see [`Hand`].
+fn hand_round(rt: &tokio::runtime::Runtime, n: usize, how: Hand) -> f64 {
     rt.block_on(async {
         let tally = Tally::new(n);
         let parent = CancellationToken::new();
+        let map: Arc<BestMap> = Arc::new(calls::best_map());
         for i in 0..n as u64 {
-            let token = parent.child_token();
-            let map = map.cloned();
-            if let Some(map) = &map {
-                // scoped-cancel-audit: allow(baseline; each task removes its entry)
-                map.insert(i, token.clone());
-            }
             let tally = tally.clone();
+            let token = match how {
+                Hand::MapSnapshot => CancellationToken::new(),
+                Hand::Children | Hand::MapParent => parent.child_token(),
+            };
+            if let Hand::Children = how {
+                tokio::spawn(async move {
+                    tally.started.fetch_add(1, Ordering::AcqRel);
+                    token.cancelled().await;
+                    drop(token);
+                    tally.finish();
+                });
+                continue;
+            }
+            let map = map.clone();
             tokio::spawn(async move {
                 tally.started.fetch_add(1, Ordering::AcqRel);
-                token.cancelled().await;
-                if let Some(map) = map {
-                    map.remove(&i);
-                }
-                drop(token);
+                let out = best_job(map, i, token).await;
+                assert!(out.is_none());
                 tally.finish();
             });
         }
         tally.all_started().await;
+        // As for ours: every job's entry in place before the cancel.
+        while map.len() < n && !matches!(how, Hand::Children) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let finished = tally.all_done.notified();
         common::perf_window(true);
         let t0 = Instant::now();
-        parent.cancel();
+        match how {
+            Hand::MapSnapshot => {
+                // Cancelled outside the map's locks: a woken task removes
+                // its own entry, which needs its shard's write lock.
+                let tokens: Vec<CancellationToken> =
+                    map.iter().map(|e| e.value().clone()).collect();
+                for token in &tokens {
+                    token.cancel();
+                }
+            }
+            Hand::Children | Hand::MapParent => parent.cancel(),
+        }
         let called = t0.elapsed();
         finished.await;
         common::perf_window(false);
@@ -156,7 +222,9 @@ fn hand_round(
                 t0.elapsed()
             );
         }
-        t0.elapsed().as_secs_f64() * 1e3
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        assert!(map.is_empty());
+        ms
     })
 }
 
@@ -170,54 +238,58 @@ fn main() {
         .build()
         .expect("runtime");
     let mut rows: Vec<Row> = Vec::new();
-    // scoped-cancel-audit: allow(the hand-written baseline, emptied by its tasks)
-    let map: Arc<DashMap<u64, CancellationToken>> = Arc::new(DashMap::new());
     let cases = [
         (
-            "keyed scopes, Registry::cancel_all",
+            "jobs-snapshot: keyed jobs (#[scoped_cancel(registry, key)] spawned), Registry::cancel_all vs best hand-written jobs, root tokens in a foldhash DashMap cancelled from a snapshot, each task removing its entry",
+            Some(1.10),
+            Ours::KeyedJobs,
+            Hand::MapSnapshot,
+        ),
+        (
+            "jobs-parent: the same keyed jobs vs best hand-written jobs whose tokens are children of one parent, parent.cancel(), each task removing its entry",
+            Some(1.10),
+            Ours::KeyedJobs,
+            Hand::MapParent,
+        ),
+        (
+            "scopes-snapshot: keyed scopes (Registry::enter, run in a task), cancel_all vs the same snapshot pattern",
+            Some(1.10),
             Ours::KeyedCancelAll,
-            None,
+            Hand::MapSnapshot,
         ),
         (
-            "keyed child scopes, parent scope cancelled",
+            "child-scopes-parent: keyed child scopes (enter_child), parent scope cancelled vs the parent pattern",
+            Some(1.10),
             Ours::KeyedUnderParent,
-            None,
+            Hand::MapParent,
         ),
         (
-            "anonymous child scopes, parent scope cancelled",
+            "anon-children: anonymous child scopes, parent scope cancelled vs raw child tokens (no map), parent.cancel()",
+            Some(1.10),
             Ours::AnonymousUnderParent,
+            Hand::Children,
+        ),
+        (
+            "keyed-vs-raw: keyed jobs, cancel_all vs raw child tokens in no map (not the same work: ours also removes 100,000 entries)",
             None,
-        ),
-        (
-            "keyed scopes, Registry::cancel_all",
-            Ours::KeyedCancelAll,
-            Some(&map),
-        ),
-        (
-            "keyed child scopes, parent scope cancelled",
-            Ours::KeyedUnderParent,
-            Some(&map),
+            Ours::KeyedJobs,
+            Hand::Children,
         ),
     ];
-    for (what, how, map) in cases {
-        let theirs = match map {
-            None => "child tokens",
-            Some(_) => "child tokens in a DashMap, removed by their task",
-        };
-        let name = format!("fan-out ({n} tasks): {what} vs {theirs}, parent.cancel()");
+    for (name, target, how, hand) in cases {
+        let name = name.replace("100,000", &n.to_string());
         if opts.wants(&name) {
             rows.push(paired(
                 &name,
                 "ms",
-                Some(1.10),
+                target,
                 1,
                 rounds,
                 || ours_round(&rt, n, how),
-                || hand_round(&rt, n, map),
+                || hand_round(&rt, n, hand),
             ));
         }
     }
-    assert!(map.is_empty());
     print_table(
         "Cancel fan-out: time from the cancel call until every task finished (multi-thread runtime, 2 workers)",
         &rows,

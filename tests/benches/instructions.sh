@@ -2,7 +2,7 @@
 # Instructions per call, ours vs hand-written, counted by callgrind: a
 # repeatable number on machines whose timings are noisy.
 #
-#   bash tests/benches/instructions.sh ["case filter" ...]
+#   bash tests/benches/instructions.sh [=case-id | "filter" ...]
 #
 # `SC_BENCH_TARGET=policy` counts the cases of another bench target (default
 # `overhead`); `SC_BENCH_BATCH` is that target's calls per batch at scale 1
@@ -15,8 +15,8 @@
 # and `metrics` features (the tests crate enables them by default), so that
 # two runs compare compiled-in against compiled-out.
 #
-# For each per-call case of the `overhead` bench matching a filter (default:
-# the macro and Registry cases), runs one side at a time under callgrind at
+# For each per-call case of the `overhead` bench given (default: all of
+# them), runs one side at a time under callgrind at
 # two batch sizes and divides the difference in instructions by the
 # difference in calls, so start-up and runtime creation cancel out.
 # SC_BENCH_TARGET names another bench target with the same batch shape
@@ -35,9 +35,15 @@ BIN=$(cargo bench -p scoped-cancel-tests --bench "$TARGET" ${SC_BENCH_CARGO_FLAG
     sed -n "s/.*\"executable\":\"\([^\"]*$TARGET[^\"]*\)\".*/\1/p" | tail -n 1)
 [[ -x "$BIN" ]] || { echo "could not build the $TARGET bench" >&2; exit 1; }
 
+# Case ids (`=id` selects exactly one case; see overhead.rs for the list).
 if (($# == 0)); then
-    set -- "keyed: #[scoped_cancel(registry, key)]" "anonymous: #[scoped_cancel]" \
-        "anonymous, parent" "Registry::enter + drop" "Registry::enter(k)?.run"
+    set -- =keyed-instant =keyed-wait =keyed-instant-select =keyed-wait-select \
+        =keyed-timeout-instant =keyed-timeout-wait =keyed-child-instant =keyed-child-wait \
+        =anon-instant =anon-wait =anon-instant-select =anon-wait-select \
+        =anon-child-instant =anon-child-wait =enter-drop =registry-run =root-run =cancelled \
+        =naive-keyed-instant =naive-keyed-wait =naive-anon-instant =naive-anon-wait \
+        =naive-enter-drop =track-keyed-instant =track-keyed-wait =track-anon-instant \
+        =track-anon-wait
 fi
 
 # Instructions for one side of one case at batch scale $3.

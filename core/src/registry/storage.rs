@@ -17,12 +17,13 @@
 //! indexed under two keys with colliding hashes still has two slots that
 //! removal tells apart.
 //!
-//! Measured (tests/benches, BENCHMARKS.md; 2-core VM, medians of paired
-//! ratios): `Registry::enter` + drop runs at ≈ 0.9× the hand-written
-//! `child_token` + `DashMap` insert/remove + drop guard on one thread, ≈ 0.7×
-//! on two threads over 1,000 keys, ≈ 1.0× on four; a full keyed call at ≈
-//! 0.6–0.8×. `HashTable` is what lets removal find the slot by stored hash +
-//! token identity. Shards are aligned to 128 bytes: as separate small
+//! Measured (tests/benches, BENCHMARKS.md; 2-core VM) against the best
+//! hand-written code (a foldhash `DashMap`, `entry()`, a guard that cancels
+//! and removes): `Registry::enter` + drop at ≈ 0.76× its instructions on
+//! one thread, a full keyed call at ≈ 0.86×; 1.05–1.11× in time on two
+//! or four threads over 1,000 keys (each scope's `Link` counts a reference
+//! to its shard: a second shared cache line next to the shard's lock). `HashTable` is what lets removal find the
+//! slot by stored hash + token identity. Shards are aligned to 128 bytes: as separate small
 //! allocations they would otherwise share cache lines across threads.
 //!
 //! # Invariants

@@ -334,7 +334,7 @@ impl<K: Key> Future for WaitCall<K> {
         if *this.watch {
             if this.parent.is_none() {
                 if let Some(node) = this.wait.queued_node() {
-                    this.parent.set(Some(node.ct.clone().cancelled_owned()));
+                    this.parent.set(Some(node.ct().clone().cancelled_owned()));
                 }
             }
             if let Some(parent) = this.parent.as_mut().as_pin_mut() {

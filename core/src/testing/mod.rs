@@ -33,16 +33,17 @@
 //! push; its end costs one store. Keyed scopes are recorded with a weak way
 //! back to their registry entry, so a report shows the key without the key
 //! being cloned or formatted when the scope is entered. Measured on a shared
-//! 2-core VM, release build (the `overhead` bench, `BENCHMARKS.md` in the
-//! repository: one thread, paired against the same call untracked):
+//! 2-core VM, release build (the `overhead` bench and `instructions.sh`,
+//! `BENCHMARKS.md` in the repository: one thread, paired against the same
+//! call untracked; instructions per call, body ready at once):
 //!
 //! | per call | off | on (this thread's collector) | on (another thread's only) |
 //! | --- | ---: | ---: | ---: |
-//! | `#[scoped_cancel]` | 111 ns | 125 ns (1.13×) | |
-//! | `#[scoped_cancel(registry, key)]` | 131 ns | 153 ns (1.18×) | 134 ns (1.04×) |
+//! | `#[scoped_cancel]` | 665 | 849 (1.28×) | |
+//! | `#[scoped_cancel(registry, key)]` | 928 | 1,131 (1.22×) | 1.04× in time |
 //!
-//! With tracking compiled out, `Scope::root()` + drop measured 79 ns; with
-//! it off, 82 ns: within the noise. On is 1.13–1.18× the cost of a call.
+//! About 200 instructions per tracked scope; with a body that waits once,
+//! 1.09×. Off, a scope pays one relaxed load and a branch.
 //! That is not negligible, so nothing is recorded unless a test or a check
 //! attaches a collector, or you switch process-wide tracking on at run time
 //! with [`track_process`]`(true)`. (A cargo feature would not make the off

@@ -57,7 +57,7 @@ impl Guard {
     fn poll_cancelled(&mut self, cx: &mut Context<'_>) -> Poll<Cause> {
         let node = self.scope.node();
         let watch = self.watch.get_or_insert_with(|| Watch {
-            waiter: Box::pin(node.ct.clone().cancelled_owned()),
+            waiter: Box::pin(node.ct().clone().cancelled_owned()),
             sleep: self
                 .deadline
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),

@@ -208,7 +208,7 @@ where
                     Some(cause) => cause,
                     None => {
                         if waiter.is_none() {
-                            waiter.set(Some(node.ct.clone().cancelled_owned()));
+                            waiter.set(Some(node.ct().clone().cancelled_owned()));
                         }
                         let Some(w) = waiter.as_mut().as_pin_mut() else {
                             return Poll::Pending;

@@ -13,8 +13,9 @@
 //! - `SC_BENCH_SIDE=ours` or `hand`: run one side only (for profiling with
 //!   `valgrind --tool=callgrind`; ratios are then meaningless);
 //! - `SC_BENCH_VERBOSE=1`: print every round;
-//! - command-line words: run only the cases whose name contains one of them
-//!   (cargo's own `--bench` flag is ignored).
+//! - command-line words: run only the cases whose name contains one of them,
+//!   or, written `=id`, the case whose id (the name up to its first `:`) is
+//!   exactly that (cargo's own `--bench` flag is ignored).
 
 #![allow(dead_code)]
 
@@ -60,8 +61,14 @@ impl Options {
         }
     }
 
+    /// Case names read `id: description`. A filter `=id` selects exactly the
+    /// case with that id; any other filter, the cases whose name contains it.
     pub fn wants(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+        self.filters.is_empty()
+            || self.filters.iter().any(|f| match f.strip_prefix('=') {
+                Some(id) => name.split(':').next() == Some(id),
+                None => name.contains(f.as_str()),
+            })
     }
 
     pub fn rounds(&self, default: usize) -> usize {
@@ -231,10 +238,13 @@ fn poll_call<F: std::future::Future>(
     fut.poll(cx)
 }
 
-/// A current-thread runtime, as the calibration numbers used.
+/// A current-thread runtime with timers and no I/O driver: a `block_on`
+/// whose future wakes itself then re-polls it after an atomic swap, where
+/// the I/O driver would take two syscalls (eventfd write, epoll) that would
+/// dominate a waiting body's measure.
 pub fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_time()
         .build()
         .expect("runtime")
 }
