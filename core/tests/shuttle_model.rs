@@ -163,6 +163,11 @@ fn a_report_without_the_scope_implies_its_key_is_free() {
             assert!(collector.is_empty());
             reporter.join().unwrap();
             assert!(reg.is_empty());
+        },
+        SCHEDULES,
+    );
+}
+
 /// A waker that records that it was woken.
 struct Flag(std::sync::atomic::AtomicBool);
 
