@@ -93,7 +93,9 @@ fn main() {
     for &threads in &counts {
         let pool = Pool::new(threads);
         let calls_per_batch = (threads * per_thread) as f64;
+        // scoped-cancel-audit: allow(the hand-written baseline this bench measures against)
         let best: Arc<calls::BestMap> = Arc::new(calls::best_map());
+        // scoped-cancel-audit: allow(the hand-written baseline this bench measures against)
         let naive: Arc<DashMap<u64, CancellationToken>> = Arc::new(DashMap::new());
         let shared_parent = CancellationToken::new();
 

@@ -95,6 +95,7 @@ impl Waiter {
 struct Queue<K> {
     hash: u64,
     key: K,
+    // scoped-cancel-audit: allow(the registry's own wait queues: a waiter leaves its queue when its future drops or it is handed the key)
     line: VecDeque<Arc<Waiter>>,
 }
 
@@ -102,6 +103,7 @@ struct Queue<K> {
 /// the shard's table lock held.
 pub(crate) struct Queues<K> {
     queued: AtomicUsize,
+    // scoped-cancel-audit: allow(the registry's own wait queues: a waiter leaves its queue when its future drops or it is handed the key)
     queues: Mutex<HashTable<Queue<K>>>,
 }
 
@@ -124,7 +126,9 @@ impl<K> Handed<K> {
 /// What [`Queues::refuse_all`] took out of a shard: wake each waiter after
 /// unlocking.
 pub(crate) struct Refused<K> {
+    // scoped-cancel-audit: allow(the registry's own wait queues: a waiter leaves its queue when its future drops or it is handed the key)
     waiters: Vec<Arc<Waiter>>,
+    // scoped-cancel-audit: allow(the registry's own wait queues: a waiter leaves its queue when its future drops or it is handed the key)
     _queues: Vec<Queue<K>>,
 }
 
@@ -170,6 +174,7 @@ impl<K: Key> Queues<K> {
         let mut queues = self.lock();
         let found = queues.find_mut(hash, |q| q.key == *key);
         match found {
+            // scoped-cancel-audit: allow(the registry's own wait queues: a waiter leaves its queue when its future drops or it is handed the key)
             Some(queue) => queue.line.push_back(waiter),
             None => {
                 let queue = Queue {
@@ -243,6 +248,7 @@ impl<K: Key> Queues<K> {
     /// Refuses every waiter (the registry is shutting down).
     pub(crate) fn refuse_all(&self) -> Refused<K> {
         let mut queues = self.lock();
+        // scoped-cancel-audit: allow(the registry's own wait queues: a waiter leaves its queue when its future drops or it is handed the key)
         let taken: Vec<Queue<K>> = queues.drain().collect();
         self.queued.store(0, Ordering::Relaxed);
         let mut waiters = Vec::new();

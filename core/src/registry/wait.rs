@@ -113,6 +113,7 @@ impl<K: Key> Registry<K> {
             }
             Entry::Occupied(_) => {
                 let waiter = Waiter::new(held);
+                // scoped-cancel-audit: allow(the registry's own wait queues: a waiter leaves its queue when its future drops or it is handed the key)
                 shard.queues.push(hash, &key, waiter.clone());
                 waiter
             }
