@@ -56,8 +56,8 @@ pub trait UnscopedTokenCannotCrossThreads_CallIntoScopeFirst {}
 /// it is cancelled, and a [`Run`](crate::Run) waits on it through `waker`
 /// (one waker, its own task's). A call whose scope is a root (keyed calls,
 /// `#[scoped_cancel]` outside any scope, `Scope::root`) then allocates,
-/// cancels and frees no tokio-util node at all: measured, ≈ 400 fewer
-/// instructions per call (BENCHMARKS.md).
+/// cancels and frees no tokio-util node at all (BENCHMARKS.md has the
+/// instructions this saves).
 ///
 /// Lost wake-ups are excluded by a store-then-load on both sides, all
 /// `SeqCst`: `cancel_with` records the cause and then reads `flags`; the
@@ -96,7 +96,7 @@ pub(crate) struct Node {
 /// A node's tokio-util token: given at creation (a child, an adopted
 /// token), or made on first use (a root). Two variants rather than an
 /// initialised `OnceLock` for both: filling a `OnceLock` goes through its
-/// `Once` (≈ 80 instructions per child scope).
+/// `Once`, which every child scope would pay.
 enum Ct {
     Given(CancellationToken),
     Lazy(OnceLock<CancellationToken>),
