@@ -12,8 +12,8 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::ambient::{swap, Entered};
 use crate::cause::{Cancelled, Cause};
+use crate::node::Node;
 use crate::scope::Scope;
-use crate::token::Node;
 
 /// A deadline not armed yet: relative ones start at the first poll.
 /// Absolute ones are kept encoded (`deadline::encode`), so that the enum

@@ -8,10 +8,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::cause::{Cancelled, Cause};
+use crate::node::Node;
 use crate::registry::link::{Link, TaskGuard};
 use crate::run::{Run, Timer};
 use crate::site::Origin;
-use crate::token::{Node, Scoped, Token};
+use crate::token::{Scoped, Token};
 
 /// An RAII guard that owns one cancellation token.
 ///

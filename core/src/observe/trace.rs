@@ -25,9 +25,9 @@ use tracing::{event, Level};
 
 use crate::cause::Cause;
 use crate::facts::Facts;
+use crate::node::Node;
 use crate::registry::link::Link;
 use crate::registry::ShutdownReport;
-use crate::token::Node;
 
 use super::cause_label;
 

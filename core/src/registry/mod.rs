@@ -23,10 +23,10 @@ pub use report::{ScopeInfo, ShutdownReport};
 pub use wait::{EnterWaiting, WaitCall};
 
 use crate::cause::Cause;
+use crate::node::Node;
 use crate::scope::Scope;
 use crate::site::Origin;
 use crate::storable::Storable;
-use crate::token::Node;
 use link::Link;
 use storage::{Slot, Storage};
 

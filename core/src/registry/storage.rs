@@ -68,8 +68,8 @@ use tokio::sync::Notify;
 use super::link::Shard;
 use super::queue::Queues;
 use super::Key;
+use crate::node::Node;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard};
-use crate::token::Node;
 
 pub(crate) struct Slot<K> {
     pub(crate) key: K,

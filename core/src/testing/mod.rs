@@ -54,10 +54,11 @@
 //! ```
 
 mod check;
+mod collector;
 #[doc(hidden)]
 pub mod private;
 mod report;
 
-pub use crate::tracking::{is_tracking_process, track_process, AttachGuard, Collector};
 pub use check::{check, live_scopes, LeakCheck, DEFAULT_GRACE};
+pub use collector::{is_tracking_process, track_process, AttachGuard, Collector};
 pub use report::{LeakReport, LiveScope};
