@@ -16,8 +16,8 @@ use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
+use crate::node::Node;
 use crate::site::Origin;
-use crate::token::Node;
 
 thread_local! {
     /// Holds a handle only during a poll, so there is never anything to

@@ -5,9 +5,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::node::Node;
 use crate::registry::link::{Link, Shard};
 use crate::scope::Scope;
-use crate::token::Node;
 
 impl Scope {
     /// Attaches `hook`, run once when this scope's guard drops: after its

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::cause::Cause;
-use crate::token::Node;
+use crate::node::Node;
 
 /// A scope's name, site, age and state, read from its node when a report is
 /// taken. [`ScopeInfo`](crate::ScopeInfo) and

@@ -65,6 +65,7 @@ mod end_hook;
 mod facts;
 mod from_cancelled;
 mod needs_tokio;
+mod node;
 mod observe;
 mod registry;
 mod run;

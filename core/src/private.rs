@@ -14,12 +14,13 @@ pub use core::time::Duration as StdDuration;
 pub use tokio;
 
 use crate::cause::Cancelled;
+use crate::node::Node;
 pub use crate::registry::WaitCall;
 use crate::registry::{Key, Registry};
 use crate::run::{Run, Timer};
 use crate::scope::Scope;
 use crate::site::Origin;
-use crate::token::{Node, Scoped, Token};
+use crate::token::{Scoped, Token};
 
 /// Where an annotated fn's scope hangs.
 pub enum Parent<'a> {

@@ -12,8 +12,8 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::ambient::{swap, Entered};
 use crate::cause::{Cancelled, Cause};
+use crate::node::Node;
 use crate::scope::Scope;
-use crate::token::Node;
 
 /// A deadline not armed yet: relative ones start at the first poll.
 /// Absolute ones are kept encoded (`deadline::encode`), so that the enum
@@ -41,7 +41,7 @@ pin_project! {
     pub struct Run<F> {
         #[pin]
         body: Body<F>,
-        // Boxed: tokio's `Sleep` is ≈ 100 B, which every call's future
+        // Boxed: tokio's `Sleep` is large, and every call's future
         // (and every spawned job's task) would carry even without a
         // timeout; a timed call pays one allocation next to the timer
         // registration instead.

@@ -2,8 +2,8 @@
 //!
 //! Creation time uses a coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on
 //! Linux, a few ms of resolution) read without touching shared state: a full
-//! `Instant::now()` per scope measured ≈ 17 % of a keyed call, and ages in leak
-//! reports are seconds, not nanoseconds.
+//! `Instant::now()` per scope is a large share of a keyed call's cost
+//! (BENCHMARKS.md), and ages in leak reports are seconds, not nanoseconds.
 
 use std::panic::Location;
 use std::time::Duration;

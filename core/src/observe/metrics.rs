@@ -18,8 +18,8 @@ use std::sync::{Mutex, PoisonError};
 use metrics::{Counter, Gauge, Histogram, IntoF64, Unit};
 
 use crate::cause::Cause;
+use crate::node::Node;
 use crate::site::{Origin, Stamp};
-use crate::token::Node;
 
 use super::{cause_index, cause_label, CAUSES};
 

@@ -21,9 +21,9 @@ pub(crate) mod metrics;
 mod trace;
 
 use crate::cause::Cause;
+use crate::node::Node;
 use crate::registry::link::Link;
 use crate::registry::ShutdownReport;
-use crate::token::Node;
 
 pub(crate) use label::cause_label;
 #[cfg(feature = "metrics")]

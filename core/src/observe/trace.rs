@@ -13,20 +13,21 @@
 //! Fields: `name`, `file`, `line`, `key` (keyed scopes, `Debug`-formatted),
 //! `cause` (snake_case), `age_ms`.
 //!
-//! Events, not a span per scope: with a subscriber at DEBUG, a span per
-//! scope (entered on every poll, as a span must be to serve as context)
-//! measured 3.05× the instructions of the same call with events only
-//! (BENCHMARKS.md, "Observability"), and events cost nothing until a scope
-//! is cancelled. The fields a span would carry are on each event instead. With no subscriber, each hook is one relaxed load of
-//! tracing's global level filter ([`listening`]).
+//! Events, not a span per scope: a span must be created, registered and
+//! entered on every poll to serve as context, whether or not anything
+//! happens to the scope, while events cost nothing until a scope is
+//! cancelled (the comparison is in BENCHMARKS.md, "Observability"). The
+//! fields a span would carry are on each event instead. With no subscriber,
+//! each hook is one relaxed load of tracing's global level filter
+//! ([`listening`]).
 
 use tracing::{event, Level};
 
 use crate::cause::Cause;
 use crate::facts::Facts;
+use crate::node::Node;
 use crate::registry::link::Link;
 use crate::registry::ShutdownReport;
-use crate::token::Node;
 
 use super::cause_label;
 

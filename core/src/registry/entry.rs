@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::link::Link;
-use crate::token::{Node, Scoped, Token};
+use crate::node::Node;
+use crate::token::{Scoped, Token};
 
 /// Keeps a token indexed under a key; removes that entry (and only that
 /// entry) when dropped. It does not cancel the token: the token's own scope

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Weak};
 
-use crate::token::Node;
+use crate::node::Node;
 
 /// What a shard offers to the handles that point into it.
 pub(crate) trait Shard: Send + Sync {

@@ -23,10 +23,10 @@ pub use report::{ScopeInfo, ShutdownReport};
 pub use wait::{EnterWaiting, WaitCall};
 
 use crate::cause::Cause;
+use crate::node::Node;
 use crate::scope::Scope;
 use crate::site::Origin;
 use crate::storable::Storable;
-use crate::token::Node;
 use link::Link;
 use storage::{Slot, Storage};
 
@@ -240,9 +240,9 @@ impl<K: Key> Registry<K> {
         // Snapshot under the shard locks, cancel outside them (wakers run
         // user code). In address order, which mostly follows creation order:
         // the woken tasks then run and end in the order they were spawned, as
-        // they do after a parent token's cancel. Measured on 100,000 waiting
-        // tasks: 2.0× raw child tokens' time this way, 4.5–4.8× in hash
-        // order (sorted per shard: 4.5×). The sort costs a few ms at 100,000.
+        // they do after a parent token's cancel; in hash order the tasks end
+        // scattered and the fan-out takes a few times longer (BENCHMARKS.md,
+        // "Cancel fan-out"). The sort costs a few ms at 100,000.
         let mut nodes = storage.nodes();
         nodes.sort_unstable_by_key(|node| Arc::as_ptr(node) as usize);
         nodes

@@ -30,8 +30,8 @@ use hashbrown::HashTable;
 
 use super::storage::{Common, Slot};
 use super::Key;
+use crate::node::Node;
 use crate::sync::{AtomicU8, AtomicUsize, Mutex, MutexGuard};
-use crate::token::Node;
 
 const QUEUED: u8 = 0;
 const GRANTED: u8 = 1;

@@ -17,9 +17,9 @@ use super::link::Link;
 use super::storage::Slot;
 use super::{Key, Registry};
 use crate::cause::Cause;
+use crate::node::Node;
 use crate::scope::Scope;
 use crate::site::Origin;
-use crate::token::Node;
 
 impl<K: Key> Registry<K> {
     /// Enters a new scope under `key`, taking the key from the scope that

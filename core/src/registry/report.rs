@@ -9,7 +9,7 @@ use super::storage::Storage;
 use super::{Key, Registry};
 use crate::cause::Cause;
 use crate::facts::Facts;
-use crate::token::Node;
+use crate::node::Node;
 
 /// One live scope (or indexed token), as [`Registry::report`] and
 /// [`ShutdownReport::stragglers`] list it.

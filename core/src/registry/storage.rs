@@ -17,14 +17,12 @@
 //! indexed under two keys with colliding hashes still has two slots that
 //! removal tells apart.
 //!
-//! Measured (tests/benches, BENCHMARKS.md; 2-core VM) against the best
-//! hand-written code (a foldhash `DashMap`, `entry()`, a guard that cancels
-//! and removes): `Registry::enter` + drop at ≈ 0.76× its instructions on
-//! one thread, a full keyed call at ≈ 0.86×; 1.05–1.11× in time on two
-//! or four threads over 1,000 keys (each scope's `Link` counts a reference
-//! to its shard: a second shared cache line next to the shard's lock). `HashTable` is what lets removal find the
-//! slot by stored hash + token identity. Shards are aligned to 128 bytes: as separate small
-//! allocations they would otherwise share cache lines across threads.
+//! `HashTable` is what lets removal find the slot by stored hash + token
+//! identity. Shards are aligned to 128 bytes: as separate small allocations
+//! they would otherwise share cache lines across threads. Each scope's
+//! `Link` counts a reference to its shard, a second shared cache line next
+//! to the shard's lock (what that costs under contention is measured in
+//! BENCHMARKS.md).
 //!
 //! # Invariants
 //!
@@ -51,7 +49,9 @@
 //! except tokio-util's node lock on `is_cancelled` in reports. No waker, no
 //! `cancel()` and no `K::drop` runs under a shard lock: removed slots and
 //! snapshots are dropped or acted on after unlocking. The user code that does
-//! run under a lock is `K: Eq` (lookups) and `K: Clone` (reports); a panic
+//! run under a lock is `K: Eq` (lookups), `K: Clone` (reports) and, in a
+//! report of a shard that has waiters, `K: Hash` (to find each key's queue;
+//! growth never hashes, it uses the stored hashes); a panic
 //! there poisons the mutex, and every lock site ignores poisoning, since no
 //! invariant spans a panic point (hashbrown leaves the table intact when a
 //! lookup's `eq` panics, and the table's growth runs no user code). A `K::drop`
@@ -68,8 +68,8 @@ use tokio::sync::Notify;
 use super::link::Shard;
 use super::queue::Queues;
 use super::Key;
+use crate::node::Node;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard};
-use crate::token::Node;
 
 pub(crate) struct Slot<K> {
     pub(crate) key: K,

@@ -20,9 +20,9 @@ use super::queue::{State, Waiter};
 use super::storage::{ShardImpl, Slot, Storage};
 use super::{Key, Registry};
 use crate::cause::{Cancelled, Cause};
+use crate::node::Node;
 use crate::scope::Scope;
 use crate::site::Origin;
-use crate::token::Node;
 
 impl<K: Key> Registry<K> {
     /// Enters a new scope under `key` as soon as the key is free: a future

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
+use super::collector::{AttachGuard, Collector};
 use super::report::{LeakReport, LiveScope};
-use crate::tracking::{all_collectors, AttachGuard, Collector};
+use crate::tracking::all_collectors;
 
 /// How long a check waits by default for scopes and tasks to end, after the
 /// body returned (`#[scoped_cancel::test]`'s default `grace`).

@@ -32,19 +32,10 @@
 //! uncontended lock (its thread's own record list), a weak reference and a
 //! push; its end costs one store. Keyed scopes are recorded with a weak way
 //! back to their registry entry, so a report shows the key without the key
-//! being cloned or formatted when the scope is entered. Measured on a shared
-//! 2-core VM, release build (the `overhead` bench and `instructions.sh`,
-//! `BENCHMARKS.md` in the repository: one thread, paired against the same
-//! call untracked; instructions per call, body ready at once):
-//!
-//! | per call | off | on (this thread's collector) | on (another thread's only) |
-//! | --- | ---: | ---: | ---: |
-//! | `#[scoped_cancel]` | 665 | 849 (1.28×) | |
-//! | `#[scoped_cancel(registry, key)]` | 928 | 1,131 (1.22×) | 1.04× in time |
-//!
-//! About 200 instructions per tracked scope; with a body that waits once,
-//! 1.09×. Off, a scope pays one relaxed load and a branch.
-//! That is not negligible, so nothing is recorded unless a test or a check
+//! being cloned or formatted when the scope is entered. Off, a scope pays
+//! one relaxed load and a branch; on, a tracked call costs a fifth or so
+//! more than an untracked one (the figures are in the repository's
+//! BENCHMARKS.md). That is not negligible, so nothing is recorded unless a test or a check
 //! attaches a collector, or you switch process-wide tracking on at run time
 //! with [`track_process`]`(true)`. (A cargo feature would not make the off
 //! path cheaper than its one load, and a run-time switch lets a production
@@ -63,10 +54,11 @@
 //! ```
 
 mod check;
+mod collector;
 #[doc(hidden)]
 pub mod private;
 mod report;
 
-pub use crate::tracking::{is_tracking_process, track_process, AttachGuard, Collector};
 pub use check::{check, live_scopes, LeakCheck, DEFAULT_GRACE};
+pub use collector::{is_tracking_process, track_process, AttachGuard, Collector};
 pub use report::{LeakReport, LiveScope};

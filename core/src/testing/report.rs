@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::cause::Cause;
 use crate::facts::Facts;
+use crate::node::Node;
 use crate::registry::link::KeyRef;
-use crate::token::Node;
 
 /// One live scope, as a [`Collector`](super::Collector) recorded it: keyed
 /// or anonymous.

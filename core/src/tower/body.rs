@@ -15,8 +15,8 @@ use super::status::Outcome;
 use super::BoxError;
 use crate::ambient::Entered;
 use crate::cause::{Cancelled, Cause};
+use crate::node::Node;
 use crate::scope::Scope;
-use crate::token::Node;
 
 /// What a streaming body watches between frames: its scope's token and the
 /// request's deadline. Boxed, and made only when the inner body first waits,

@@ -17,8 +17,8 @@ use super::layer::Config;
 use super::status::{is_grpc, Outcome};
 use crate::ambient::Entered;
 use crate::cause::Cause;
+use crate::node::Node;
 use crate::scope::Scope;
-use crate::token::Node;
 
 /// The service [`ScopeLayer`](super::ScopeLayer) wraps around yours.
 #[derive(Clone, Debug)]

@@ -10,7 +10,8 @@ use super::source::Source;
 use super::WatchdogBuilder;
 use crate::cause::Cause;
 use crate::facts::Facts;
-use crate::token::{Node, Token};
+use crate::node::Node;
+use crate::token::Token;
 
 /// What the watchdog remembers of a scope it has seen.
 struct Seen {
