@@ -128,11 +128,11 @@ impl<F: Future> Run<F> {
     }
 
     /// The error for a cancellation this future saw; the token is cancelled
-    /// and, once its cause is read here, settled: the scope's drop can skip
+    /// and, once its cause is read here, cancel_seen: the scope's drop can skip
     /// recording and cancelling.
     fn cancelled(scope: &mut Scope) -> Cancelled {
         let cause = scope.node().cause().unwrap_or(Cause::Parent);
-        scope.settle();
+        scope.mark_cancel_seen();
         Cancelled::new(cause)
     }
 }
@@ -175,7 +175,7 @@ impl<F: Future> Future for Run<F> {
             let node = this.scope.node();
             if !node.has_parent() {
                 // A root: only `cancel_with` cancels it, after recording the
-                // cause, then wakes the parked waker. Not settled: the
+                // cause, then wakes the parked waker. Not cancel_seen: the
                 // canceller may still be between recording and cancelling,
                 // so the scope's drop makes sure the token is cancelled
                 // before it unlinks. Already cancelled: return without
@@ -191,7 +191,7 @@ impl<F: Future> Future for Run<F> {
                 if this.waiter.is_none() {
                     // A cause already recorded (cancelled before the body
                     // could finish): return without the waiter (a token
-                    // clone and two locks). Not settled, as above.
+                    // clone and two locks). Not cancel_seen, as above.
                     if let Some(cause) = node.recorded_cause() {
                         return Poll::Ready(Err(Cancelled::new(cause)));
                     }

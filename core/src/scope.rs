@@ -50,7 +50,7 @@ pub struct Scope {
     /// Set by [`Run`] once it has seen the token cancelled and read its
     /// cause: the drop then has nothing to record or cancel (saves a CAS and
     /// a lock on every cancelled call).
-    settled: bool,
+    cancel_seen: bool,
 }
 
 impl Scope {
@@ -69,7 +69,7 @@ impl Scope {
             keyed: link.is_some(),
             link,
             tracked,
-            settled: false,
+            cancel_seen: false,
         }
     }
 
@@ -258,9 +258,9 @@ impl Scope {
 
     /// Records that the token is cancelled and its cause recorded (only
     /// [`Run`] calls this, after reading the cause of a cancellation it saw).
-    pub(crate) fn settle(&mut self) {
+    pub(crate) fn mark_cancel_seen(&mut self) {
         debug_assert!(self.token.node.cause().is_some());
-        self.settled = true;
+        self.cancel_seen = true;
     }
 }
 
@@ -268,7 +268,7 @@ impl Drop for Scope {
     fn drop(&mut self) {
         // Order matters: cancel first, then unlink, so that a registry that no
         // longer holds the key implies the scope's token is cancelled.
-        if !self.settled {
+        if !self.cancel_seen {
             let cause = if std::thread::panicking() {
                 Cause::Panicked
             } else {
@@ -282,11 +282,11 @@ impl Drop for Scope {
         // no longer lists the scope, its key is free.
         let _end = EndTracked(self.tracked.then_some(&self.token.node));
         if let Some(link) = self.link.take() {
-            // A superseded call ([`Run`] saw its cause, so it is settled)
+            // A superseded call ([`Run`] saw its cause, so it is cancel_seen)
             // skips the unlink: its slot already holds its replacement (the
             // cause is recorded only after the swap). Looked at only when
-            // settled, so a normal exit pays nothing for it.
-            if self.keyed && !(self.settled && self.token.node.is_superseded()) {
+            // cancel_seen, so a normal exit pays nothing for it.
+            if self.keyed && !(self.cancel_seen && self.token.node.is_superseded()) {
                 link.unlink(&self.token.node, 0);
             }
         }

@@ -116,7 +116,7 @@ impl LeakCheck {
         // Attached while waiting too: a current-thread runtime runs its
         // tasks here, and what they create now belongs to the check.
         let _attached = self.collector.attach_current_thread();
-        let report = rt.block_on(settle(&self.collector, rt.handle(), self.grace, 0));
+        let report = rt.block_on(wait_for_ends(&self.collector, rt.handle(), self.grace, 0));
         if report.is_clean() {
             Ok(())
         } else {
@@ -128,7 +128,7 @@ impl LeakCheck {
     /// enabled). Called from a spawned task, that task is not counted.
     pub async fn wait_async(&self) -> Result<(), LeakReport> {
         let own = usize::from(tokio::task::try_id().is_some());
-        let report = settle(&self.collector, &Handle::current(), self.grace, own).await;
+        let report = wait_for_ends(&self.collector, &Handle::current(), self.grace, own).await;
         if report.is_clean() {
             Ok(())
         } else {
@@ -205,7 +205,12 @@ impl Drop for Background {
 
 /// Looks until the collector is empty and `handle` has no task alive beyond
 /// `own` (the caller's task), or `grace` has passed on the runtime's clock.
-async fn settle(collector: &Collector, handle: &Handle, grace: Duration, own: usize) -> LeakReport {
+async fn wait_for_ends(
+    collector: &Collector,
+    handle: &Handle,
+    grace: Duration,
+    own: usize,
+) -> LeakReport {
     let started = tokio::time::Instant::now();
     let tasks = || handle.metrics().num_alive_tasks().saturating_sub(own);
     let mut pause = FIRST_BACKOFF;

@@ -45,7 +45,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, GenericArgument, Ident, LitStr, PathArguments, ReturnType, Type};
 
 use super::args::{Args, Occupied, Timeout};
-use super::item::{BoxedFuture, Flavor, Func};
+use super::item::{BoxedFuture, FnShape, Func};
 use super::valid::{Checked, Keyed};
 
 pub(crate) fn expand(checked: Checked) -> TokenStream {
@@ -53,7 +53,7 @@ pub(crate) fn expand(checked: Checked) -> TokenStream {
         args,
         keyed,
         func,
-        flavor,
+        shape,
     } = checked;
     let Func {
         attrs,
@@ -61,18 +61,18 @@ pub(crate) fn expand(checked: Checked) -> TokenStream {
         sig,
         body,
     } = &func;
-    let scoped = match &flavor {
-        Flavor::Async => {
+    let scoped = match &shape {
+        FnShape::Async => {
             let output = match &sig.output {
                 ReturnType::Default => None,
                 ReturnType::Type(_, ty) => Some(&**ty),
             };
-            let plan = Scoped::new(&args, keyed.as_ref(), &sig.ident, output);
+            let plan = Expansion::new(&args, keyed.as_ref(), &sig.ident, output);
             // The fn's inner attributes stay at the top of the fn's block.
             plan.statements(&[], body.brace, body.stmts.clone())
         }
-        Flavor::Boxed { output, future } => {
-            let plan = Scoped::new(&args, keyed.as_ref(), &sig.ident, Some(output));
+        FnShape::Boxed { output, future } => {
+            let plan = Expansion::new(&args, keyed.as_ref(), &sig.ident, Some(output));
             let stmts = quiet_rebindings(&future.block.stmts, &plan.mentioned());
             let inner = &future.block;
             boxed(
@@ -132,7 +132,7 @@ impl Locals {
 }
 
 /// What one expansion needs to know, gathered once.
-struct Scoped<'a> {
+struct Expansion<'a> {
     args: &'a Args,
     keyed: Option<&'a Keyed>,
     fn_name: &'a Ident,
@@ -145,7 +145,7 @@ struct Scoped<'a> {
     private: TokenStream,
 }
 
-impl<'a> Scoped<'a> {
+impl<'a> Expansion<'a> {
     fn new(
         args: &'a Args,
         keyed: Option<&'a Keyed>,
@@ -156,7 +156,7 @@ impl<'a> Scoped<'a> {
             Some(ty) => (erase_impl_trait(ty), ty.span()),
             None => (Type::Verbatim(quote!(())), fn_name.span()),
         };
-        Scoped {
+        Expansion {
             args,
             keyed,
             fn_name,

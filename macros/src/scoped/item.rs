@@ -194,7 +194,7 @@ pub(crate) fn has_async_trait_lifetime(sig: &Signature) -> bool {
 }
 
 /// Where the body to wrap lives.
-pub(crate) enum Flavor {
+pub(crate) enum FnShape {
     /// A plain `async fn`: the fn's own block.
     Async,
     /// An `#[async_trait]` method: the block inside `Box::pin(async move { .. })`.

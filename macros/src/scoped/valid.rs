@@ -6,7 +6,7 @@
 use syn::{Expr, FnArg, Ident, Pat, Signature};
 
 use super::args::{Arg, Args};
-use super::item::{self, BoxedFuture, Flavor, Func};
+use super::item::{self, BoxedFuture, FnShape, Func};
 use crate::errors::Errors;
 
 /// A valid attribute on a fn it can wrap.
@@ -15,7 +15,7 @@ pub(crate) struct Checked {
     pub(crate) args: Args,
     pub(crate) keyed: Option<Keyed>,
     pub(crate) func: Func,
-    pub(crate) flavor: Flavor,
+    pub(crate) shape: FnShape,
 }
 
 /// `registry = ..` and `key = ..`, which come as a pair.
@@ -32,7 +32,7 @@ pub(crate) fn check(args: syn::Result<Args>, func: syn::Result<Func>) -> syn::Re
         errors.absorb(std::mem::take(&mut args.errors));
     }
     let func = errors.check(func);
-    let flavor = func.as_ref().and_then(|func| errors.check(flavor(func)));
+    let shape = func.as_ref().and_then(|func| errors.check(shape(func)));
     let keyed = args.as_mut().and_then(|args| errors.check(keyed(args)));
     if let (Some(args), Some(func)) = (&args, &func) {
         if let Err(e) = token_is_free(args, &func.sig) {
@@ -50,12 +50,12 @@ pub(crate) fn check(args: syn::Result<Args>, func: syn::Result<Func>) -> syn::Re
             errors.push(e);
         }
     }
-    let checked = match (args, func, flavor, keyed) {
-        (Some(args), Some(func), Some(flavor), Some(keyed)) => Some(Checked {
+    let checked = match (args, func, shape, keyed) {
+        (Some(args), Some(func), Some(shape), Some(keyed)) => Some(Checked {
             args,
             keyed,
             func,
-            flavor,
+            shape,
         }),
         _ => None,
     };
@@ -64,14 +64,14 @@ pub(crate) fn check(args: syn::Result<Args>, func: syn::Result<Func>) -> syn::Re
 
 /// Finds the body to wrap: an `async fn`'s block, or an `#[async_trait]`
 /// method's boxed future. Never the outer fn of a boxed future.
-fn flavor(func: &Func) -> syn::Result<Flavor> {
+fn shape(func: &Func) -> syn::Result<FnShape> {
     let sig = &func.sig;
     if sig.asyncness.is_some() {
-        return Ok(Flavor::Async);
+        return Ok(FnShape::Async);
     }
     if let Some(output) = item::boxed_output(&sig.output) {
         return match BoxedFuture::find(&func.body) {
-            Some(future) => Ok(Flavor::Boxed {
+            Some(future) => Ok(FnShape::Boxed {
                 output: Box::new(output.clone()),
                 future: Box::new(future),
             }),
