@@ -9,6 +9,7 @@
 mod duration;
 mod errors;
 mod fallback;
+mod names;
 mod scoped;
 mod test_attr;
 

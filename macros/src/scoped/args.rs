@@ -10,6 +10,7 @@ use syn::{Expr, Ident, Lit, LitStr, Token};
 
 use crate::duration::{self, Parsed};
 use crate::errors::Errors;
+use crate::names::Accepted;
 
 /// Every accepted argument, in the order the docs list them, with an
 /// example for error messages.
@@ -149,7 +150,7 @@ impl Args {
             ),
             _ => {
                 let meant = meant(&key);
-                errors.push(unknown(&name, meant));
+                errors.push(unknown(&name));
                 self.misspelled.extend(meant);
             }
         }
@@ -186,10 +187,9 @@ fn place<T>(slot: &mut Option<Arg<T>>, name: Ident, value: Value<T>, errors: &mu
     match value {
         Value::Ok(value) => *slot = Some(Arg { name, value }),
         Value::Missing => {
-            let example = ACCEPTED
-                .iter()
-                .find(|(accepted, _)| name == accepted)
-                .map_or("name = value", |(_, example)| example);
+            let example = ARGUMENTS
+                .example(&name.to_string())
+                .unwrap_or("name = value");
             errors.push(syn::Error::new(
                 name.span(),
                 format!("`{name}` needs a value\nhelp: write `{example}`"),
@@ -306,10 +306,7 @@ fn spanned(tokens: impl quote::ToTokens, message: &str, help: &str) -> syn::Erro
 }
 
 fn repeated(name: &Ident) -> syn::Error {
-    syn::Error::new(
-        name.span(),
-        format!("`{name}` is given more than once\nhelp: each argument may appear at most once; remove this one"),
-    )
+    crate::names::repeated(name.span(), name)
 }
 
 /// Names users reach for that mean an accepted argument.
@@ -321,47 +318,21 @@ const SYNONYMS: [(&str, &str); 5] = [
     ("cancel_token", "token"),
 ];
 
+/// What `#[scoped_cancel]` accepts, for error messages.
+const ARGUMENTS: Accepted = Accepted {
+    names: &ACCEPTED,
+    synonyms: &SYNONYMS,
+};
+
 /// The accepted argument an unknown name most likely meant, if any.
 fn meant(text: &str) -> Option<&'static str> {
-    let synonym = SYNONYMS.iter().find(|(alias, _)| *alias == text);
-    synonym.map(|(_, known)| *known).or_else(|| {
-        ACCEPTED
-            .iter()
-            .map(|(known, _)| *known)
-            .filter(|known| edit_distance(known, text) <= 2)
-            .min_by_key(|known| edit_distance(known, text))
-    })
+    ARGUMENTS.meant(text)
 }
 
-fn unknown(name: &Ident, meant: Option<&str>) -> syn::Error {
-    let hint = meant.map(|known| format!("did you mean `{known}`? "));
-    syn::Error::new(
-        name.span(),
-        format!(
-            "unknown argument `{name}`\nhelp: {}expected one of {}",
-            hint.unwrap_or_default(),
-            accepted_list()
-        ),
-    )
+fn unknown(name: &Ident) -> syn::Error {
+    ARGUMENTS.unknown(name.span(), name, &name.to_string())
 }
 
 fn accepted_list() -> String {
-    let quoted: Vec<String> = ACCEPTED.iter().map(|(a, _)| format!("`{a}`")).collect();
-    quoted.join(", ")
-}
-
-/// Levenshtein distance, for "did you mean" hints on short names.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
+    ARGUMENTS.list()
 }

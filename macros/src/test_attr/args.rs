@@ -4,12 +4,26 @@
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
+use syn::spanned::Spanned;
 use syn::{Expr, Token};
 
 use crate::errors::Errors;
+use crate::names::{self, Accepted};
 
-/// The names this attribute accepts, in the order error messages list them.
-const NAMES: &str = "`flavor`, `worker_threads`, `grace`";
+/// What `#[scoped_cancel::test]` accepts, for error messages (the same
+/// wording and "did you mean" as `#[scoped_cancel]`'s).
+const ARGUMENTS: Accepted = Accepted {
+    names: &[
+        ("flavor", "flavor = \"multi_thread\""),
+        ("worker_threads", "worker_threads = 2"),
+        ("grace", "grace = \"500ms\""),
+    ],
+    synonyms: &[
+        ("flavour", "flavor"),
+        ("workers", "worker_threads"),
+        ("timeout", "grace"),
+    ],
+};
 
 #[derive(Default)]
 pub(crate) struct Args {
@@ -66,20 +80,21 @@ impl Args {
             }
             _ => {
                 self.had_unknown = true;
-                let shown = quote::ToTokens::to_token_stream(&meta.path).to_string();
-                return Err(meta.error(format_args!(
-                    "unknown argument `{}`: expected one of {NAMES}",
-                    shown.replace(' ', "")
-                )));
+                let shown = quote::ToTokens::to_token_stream(&meta.path)
+                    .to_string()
+                    .replace(' ', "");
+                return Err(ARGUMENTS.unknown(meta.path.span(), &shown, &name));
             }
         };
         let Some(value) = value else {
-            return Err(meta.error(format_args!("`{name}` takes a value: `{name} = ...`")));
+            let example = ARGUMENTS.example(&name).unwrap_or("name = value");
+            return Err(syn::Error::new(
+                meta.path.span(),
+                format!("`{name}` needs a value\nhelp: write `{example}`"),
+            ));
         };
         if slot.is_some() {
-            return Err(meta.error(format_args!(
-                "`{name}` is given more than once\nhelp: remove this one"
-            )));
+            return Err(names::repeated(meta.path.span(), &name));
         }
         *slot = Some(value);
         Ok(())

@@ -92,14 +92,16 @@ fn reports_every_argument_error_at_once() {
         item(),
     );
     assert_eq!(found.len(), 5, "{found:#?}");
-    assert!(found[0].starts_with(
-        "unknown argument `flavour`: expected one of `flavor`, `worker_threads`, `grace`"
-    ));
+    assert_eq!(
+        found[0],
+        "unknown argument `flavour`\nhelp: did you mean `flavor`? \
+         expected one of `flavor`, `worker_threads`, `grace`"
+    );
     assert!(found[1].starts_with("`grace` is given more than once"));
     assert!(found[2].starts_with("`start_paused` is not supported here"));
     assert_eq!(
         found[3],
-        "`worker_threads` takes a value: `worker_threads = ...`"
+        "`worker_threads` needs a value\nhelp: write `worker_threads = 2`"
     );
     // The values of the recognised arguments are checked in the same pass.
     assert!(found[4].contains("has no unit"), "{found:#?}");
