@@ -46,6 +46,17 @@ pub trait Server: 'static {
     fn entries() -> usize;
 }
 
+/// The hand-written servers' deadline: the caller drops the job's future
+/// when `limit` passes (what `tokio::time::timeout` does).
+async fn within(
+    limit: Duration,
+    job: impl Future<Output = Result<u64, JobError>>,
+) -> Result<u64, JobError> {
+    tokio::time::timeout(limit, job)
+        .await
+        .unwrap_or(Err(JobError::Cancelled))
+}
+
 // ---------------------------------------------------------------------------
 // (1) What people often write.
 
@@ -88,9 +99,7 @@ mod naive {
             CancellationToken::new()
         }
         async fn run(root: &CancellationToken, job: Job, limit: Duration) -> Result<u64, JobError> {
-            tokio::time::timeout(limit, run_job(root, job))
-                .await
-                .unwrap_or(Err(JobError::Cancelled))
+            within(limit, run_job(root, job)).await
         }
         fn cancel(id: u64) -> bool {
             let token = JOBS.lock().unwrap().remove(&id);
@@ -165,9 +174,7 @@ mod guarded {
             CancellationToken::new()
         }
         async fn run(root: &CancellationToken, job: Job, limit: Duration) -> Result<u64, JobError> {
-            tokio::time::timeout(limit, run_job(root, job))
-                .await
-                .unwrap_or(Err(JobError::Cancelled))
+            within(limit, run_job(root, job)).await
         }
         fn cancel(id: u64) -> bool {
             let token = RUNNING.lock().unwrap().get(&id).cloned();
