@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry, Scope, Token};
+use scoped_cancel_support::alive_tasks;
 use scoped_cancel_tests::{with_quiet_panics, CountingAlloc};
 
 #[global_allocator]
@@ -251,9 +252,9 @@ fn multi_thread_macro_calls_with_every_kind_of_cancel_leave_nothing_behind() {
             mt_round(round, JOBS_PER_ROUND, &mut endings).await;
         }
         assert!(MT_JOBS.is_empty(), "entries left: {:?}", MT_JOBS.report());
-        let tasks_before = tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks();
+        // The multi-thread runtime's count lags task completion: look again
+        // with backoff until it settles (bounded), never sample once.
+        let tasks_before = alive_tasks(Duration::from_secs(10)).await;
         let heap_before = ALLOC.live_bytes();
 
         let mut endings = Endings::default();
@@ -263,9 +264,7 @@ fn multi_thread_macro_calls_with_every_kind_of_cancel_leave_nothing_behind() {
 
         assert!(MT_JOBS.is_empty(), "entries left: {:?}", MT_JOBS.report());
         assert!(!MT_JOBS.is_shutting_down());
-        let tasks_after = tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks();
+        let tasks_after = alive_tasks(Duration::from_secs(10)).await;
         assert_eq!(tasks_after, tasks_before, "tasks left behind");
         let grown = ALLOC.live_bytes() - heap_before;
         assert!(
