@@ -9,7 +9,9 @@
 mod duration;
 mod errors;
 mod fallback;
+mod item;
 mod names;
+mod output;
 mod scoped;
 mod test_attr;
 

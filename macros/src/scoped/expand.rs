@@ -334,12 +334,10 @@ impl<'a> Expansion<'a> {
         let out = &self.locals.out;
         let mut user = TokenStream::new();
         brace.surround(&mut user, |user| user.extend(stmts));
+        let pin = crate::output::pin_block_output(p, out, output);
         quote!({
             #(#inner_attrs)*
-            if let #p::Some(#out) = #p::None::<#output> {
-                #[allow(unreachable_code)]
-                return #out;
-            }
+            #pin
             let #out: #output = #user;
             #[allow(unreachable_code)]
             #out

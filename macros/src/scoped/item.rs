@@ -1,6 +1,5 @@
-//! The annotated fn: its signature parsed, its body kept as raw tokens.
-//!
-//! Two shapes carry a body that can be wrapped:
+//! Where `#[scoped_cancel]` finds the body to wrap (the fn itself is parsed
+//! by the shared `crate::item`). Two shapes carry a body that can be wrapped:
 //!
 //! - a plain `async fn`, whose block is the body;
 //! - the fn `#[async_trait]` produces, which is not `async` but returns
@@ -9,28 +8,21 @@
 //!   because a guard around the outer fn would end as soon as the boxed
 //!   future is returned, before it ever runs.
 
-use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
 use syn::{
-    braced, parenthesized, token, Attribute, GenericArgument, Path, PathArguments, ReturnType,
-    Signature, Token, Type, TypeParamBound, Visibility,
+    parenthesized, token, GenericArgument, Path, PathArguments, ReturnType, Signature, Token, Type,
+    TypeParamBound,
 };
 
-/// An annotated fn, as written.
-pub(crate) struct Func {
-    pub(crate) attrs: Vec<Attribute>,
-    pub(crate) vis: Visibility,
-    pub(crate) sig: Signature,
-    pub(crate) body: Block,
-}
+pub(crate) use crate::item::{Block, Expected, Func};
 
-/// A `{ .. }` block: inner attributes, then statements kept as raw tokens
-/// (fast, and tolerant of half-written code, which is re-emitted untouched).
-pub(crate) struct Block {
-    pub(crate) brace: token::Brace,
-    pub(crate) inner_attrs: Vec<Attribute>,
-    pub(crate) stmts: TokenStream,
-}
+/// `#[scoped_cancel]`'s words for an item that is not an `async fn` with a body.
+pub(crate) const EXPECTED: Expected = Expected {
+    a_fn: "`#[scoped_cancel]` needs an `async fn`\n\
+           help: to scope other code, use `Registry::enter`, `Scope::run` or `Scope::spawn`",
+    a_body: "`#[scoped_cancel]` needs the fn's body\n\
+             help: put it on the `async fn` of the `impl` block, not on the trait's declaration",
+};
 
 /// The `Box::pin(async move { .. })` that is the whole body of an
 /// `#[async_trait]` method.
@@ -41,76 +33,6 @@ pub(crate) struct BoxedFuture {
     pub(crate) async_token: Token![async],
     pub(crate) move_token: Token![move],
     pub(crate) block: Block,
-}
-
-impl Parse for Func {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let vis: Visibility = input.parse()?;
-        if !starts_fn(input) {
-            return Err(input.error(
-                "`#[scoped_cancel]` needs an `async fn`\n\
-                 help: to scope other code, use `Registry::enter`, `Scope::run` or `Scope::spawn`",
-            ));
-        }
-        let sig: Signature = input.parse()?;
-        if input.peek(Token![;]) {
-            return Err(input.error(
-                "`#[scoped_cancel]` needs the fn's body\n\
-                 help: put it on the `async fn` of the `impl` block, not on the trait's declaration",
-            ));
-        }
-        let body = input.parse()?;
-        Ok(Func {
-            attrs,
-            vis,
-            sig,
-            body,
-        })
-    }
-}
-
-/// `true` if the next tokens are a fn signature: qualifiers, then `fn`.
-fn starts_fn(input: ParseStream) -> bool {
-    let fork = input.fork();
-    loop {
-        if fork.peek(Token![fn]) {
-            return true;
-        }
-        let qualifier = fork
-            .parse::<Option<Token![const]>>()
-            .ok()
-            .flatten()
-            .is_some()
-            || fork
-                .parse::<Option<Token![async]>>()
-                .ok()
-                .flatten()
-                .is_some()
-            || fork
-                .parse::<Option<Token![unsafe]>>()
-                .ok()
-                .flatten()
-                .is_some()
-            || fork.parse::<Option<syn::Abi>>().ok().flatten().is_some();
-        if !qualifier {
-            return false;
-        }
-    }
-}
-
-impl Parse for Block {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let content;
-        let brace = braced!(content in input);
-        let inner_attrs = content.call(Attribute::parse_inner)?;
-        let stmts = content.parse()?;
-        Ok(Block {
-            brace,
-            inner_attrs,
-            stmts,
-        })
-    }
 }
 
 impl Parse for BoxedFuture {

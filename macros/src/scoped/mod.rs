@@ -12,7 +12,7 @@ use proc_macro2::TokenStream;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let parsed_args = syn::parse2::<args::Args>(args);
-    let parsed_item = syn::parse2::<item::Func>(item.clone());
+    let parsed_item = item::Func::parse(item.clone(), &item::EXPECTED);
     match valid::check(parsed_args, parsed_item) {
         Ok(checked) => expand::expand(checked),
         Err(errors) => crate::fallback::expand(errors, item),

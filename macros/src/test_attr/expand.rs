@@ -6,11 +6,11 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::ReturnType;
 
-use super::item::TestFn;
+use super::item::Func;
 use super::valid::Config;
 
-pub(crate) fn test_fn(config: &Config, test_fn: TestFn) -> TokenStream {
-    let TestFn {
+pub(crate) fn test_fn(config: &Config, test_fn: Func) -> TokenStream {
+    let Func {
         attrs,
         vis,
         mut sig,
@@ -40,6 +40,7 @@ pub(crate) fn test_fn(config: &Config, test_fn: TestFn) -> TokenStream {
         let nanos = Literal::u64_unsuffixed(nanos);
         quote!(.grace_nanos(#nanos))
     });
+    let pin = crate::output::pin_block_output(&private, &early, &output);
     // Spanned at the return type, so an unsupported one is reported there.
     let run = quote_spanned!(output_span=> .run(#body_future));
     quote! {
@@ -47,11 +48,7 @@ pub(crate) fn test_fn(config: &Config, test_fn: TestFn) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             let #body_future = async move {
-                // Fixes the block's output type before the body is checked,
-                // so `return Err(..)` and `?` infer as in the fn itself.
-                if let #private::Some(#early) = #private::None::<#output> {
-                    return #early;
-                }
+                #pin
                 #body
             };
             #runtime #workers #grace #run

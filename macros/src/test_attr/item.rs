@@ -1,44 +1,11 @@
-//! The test fn as written: its signature parsed, its body kept as raw
-//! tokens (fast, and tolerant of half-written code).
+//! The test fn as written: the shared fn parser (`crate::item`), with this
+//! attribute's words for an item that is not a fn with a body.
 
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
-use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Signature, Visibility};
+pub(crate) use crate::item::{Expected, Func};
 
-pub(crate) struct TestFn {
-    pub(crate) attrs: Vec<Attribute>,
-    pub(crate) vis: Visibility,
-    pub(crate) sig: Signature,
-    /// The `{ ... }` body, braces included.
-    pub(crate) body: TokenTree,
-}
-
-impl TestFn {
-    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<TestFn> {
-        syn::parse2(tokens)
-    }
-}
-
-impl Parse for TestFn {
-    fn parse(input: ParseStream<'_>) -> syn::Result<TestFn> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let vis = input.parse()?;
-        let sig = input.parse()?;
-        let body: TokenTree = input.parse()?;
-        match &body {
-            TokenTree::Group(group) if group.delimiter() == Delimiter::Brace => {}
-            other => {
-                return Err(syn::Error::new_spanned(
-                    other,
-                    "expected the test's body: `{ ... }`",
-                ))
-            }
-        }
-        Ok(TestFn {
-            attrs,
-            vis,
-            sig,
-            body,
-        })
-    }
-}
+/// `#[scoped_cancel::test]`'s words for an item that is not a test fn.
+pub(crate) const EXPECTED: Expected = Expected {
+    a_fn: "`#[scoped_cancel::test]` goes on an `async fn`\n\
+           help: write `#[scoped_cancel::test] async fn my_test() { .. }`",
+    a_body: "expected the test's body: `{ ... }`",
+};

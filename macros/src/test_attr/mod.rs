@@ -15,7 +15,7 @@ use proc_macro2::TokenStream;
 use crate::errors::Errors;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let test_fn = match item::TestFn::parse(item.clone()) {
+    let test_fn = match item::Func::parse(item.clone(), &item::EXPECTED) {
         Ok(test_fn) => test_fn,
         Err(error) => return crate::fallback::expand(error, item),
     };

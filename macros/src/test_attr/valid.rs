@@ -5,7 +5,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit};
 
 use super::args::Args;
-use super::item::TestFn;
+use super::item::Func;
 use crate::duration;
 use crate::errors::Errors;
 
@@ -78,7 +78,7 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
     }))
 }
 
-pub(crate) fn test_fn(test_fn: &TestFn) -> syn::Result<()> {
+pub(crate) fn test_fn(test_fn: &Func) -> syn::Result<()> {
     let mut errors = Errors::default();
     let sig = &test_fn.sig;
     if sig.asyncness.is_none() {
