@@ -173,4 +173,8 @@ fn a_bodyless_item_is_an_error_not_a_panic() {
     );
     assert!(out.contains("compile_error"), "{out}");
     assert!(out.contains("struct S"), "{out}");
+    assert!(
+        out.contains("`#[scoped_cancel::test]` goes on an `async fn`"),
+        "{out}"
+    );
 }
