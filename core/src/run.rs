@@ -42,9 +42,10 @@ pin_project! {
         #[pin]
         body: Body<F>,
         // Boxed: tokio's `Sleep` is large, and every call's future
-        // (and every spawned job's task) would carry even without a
-        // timeout; a timed call pays one allocation next to the timer
-        // registration instead.
+        // (and every spawned job's task) would carry it even without a
+        // timeout. Made when the body first waits: a timed call whose body
+        // finishes in its first poll pays for no timer at all, and one that
+        // waits pays one allocation next to the timer registration.
         deadline: Option<Pin<Box<Sleep>>>,
         // Waits for a child or adopted scope's token; a root's `Run` parks
         // its waker in the node instead (`Ambient::parked`), see `token.rs`.
@@ -142,24 +143,25 @@ impl<F: Future> Future for Run<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some(timer) = this.timer.take() {
+        // Armed on the first poll: a timeout counts from when the call
+        // starts, and the scope's deadline is set at that moment, before the
+        // body first runs and may read it. The timer itself is made only if
+        // the body does not finish in this poll (below).
+        let arm = this.timer.take().and_then(|timer| {
             crate::needs_tokio::runtime(
                 "a deadline (`Scope::run_timeout`, `Scope::run_deadline`, `#[scoped_cancel(timeout = ..)]`)",
                 "with time enabled, for its timer",
             );
-            // Armed on the first poll: a timeout counts from when the call
-            // starts, and the scope's deadline is set at that moment, before
-            // the body first runs and may read it. One centuries away
-            // (overflowing `Instant`) never fires.
+            // One centuries away (overflowing `Instant`) never fires.
             let at = match timer {
                 Timer::After(timeout) => Instant::now().checked_add(timeout),
                 Timer::At(at) => Some(crate::deadline::decode(at)),
             };
             if let Some(at) = at {
                 this.scope.node().lower_deadline(at);
-                *this.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
             }
-        }
+            at
+        });
         // Biased: the body goes first, so finished work is never thrown away.
         let body = this.body.project();
         let polled = {
@@ -205,6 +207,10 @@ impl<F: Future> Future for Run<F> {
                     }
                 }
             }
+        }
+        if let Some(at) = arm {
+            // The body waits: now the deadline needs a timer.
+            *this.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
         }
         let expired = match this.deadline.as_mut() {
             Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
