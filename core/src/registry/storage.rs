@@ -104,8 +104,13 @@ pub(crate) struct Common {
 }
 
 impl Common {
+    /// Whether a `shutdown` future is waiting for entries and tasks to end.
+    fn shutdown_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+
     fn something_ended(&self) {
-        if self.waiting.load(Ordering::SeqCst) > 0 {
+        if self.shutdown_waiting() {
             self.ended.notify_waiters();
         }
     }
@@ -147,8 +152,12 @@ impl<K> ShardImpl<K> {
 
 impl<K: Key> Shard for ShardImpl<K> {
     fn unlink(&self, hash: u64, node: &Arc<Node>, entry: u64) {
-        let removed = {
+        let (removed, wake) = {
             let mut table = self.lock();
+            // Read under the lock (it costs less there than after the
+            // unlock): a shutdown that counts itself after this read takes
+            // this lock after us, and then sees the slot gone.
+            let wake = self.common.shutdown_waiting();
             match table.find_entry(hash, |slot| slot.is(node, entry)) {
                 Ok(mut found) => {
                     // A key with waiters passes to the oldest (`queue.rs`);
@@ -161,14 +170,16 @@ impl<K: Key> Shard for ShardImpl<K> {
                             return;
                         }
                     }
-                    Some(found.remove().0)
+                    (Some(found.remove().0), wake)
                 }
-                Err(_) => None,
+                Err(_) => (None, wake),
             }
         };
         // Woken before `K::drop` runs (outside the lock): a drop that panics
         // must not leave a pending shutdown waiting for a slot that is gone.
-        self.common.something_ended();
+        if wake {
+            self.common.ended.notify_waiters();
+        }
         drop(removed);
     }
 
