@@ -34,7 +34,7 @@ impl Link {
     }
 
     /// Removes this link's entry: a scope's own (`entry` 0) or an insert's.
-    pub(crate) fn unlink(self, node: &Arc<Node>, entry: u64) {
+    pub(crate) fn unlink(&self, node: &Arc<Node>, entry: u64) {
         self.shard.unlink(self.hash, node, entry);
     }
 

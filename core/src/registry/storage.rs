@@ -105,6 +105,7 @@ pub(crate) struct Common {
 
 impl Common {
     /// Whether a `shutdown` future is waiting for entries and tasks to end.
+    #[inline]
     fn shutdown_waiting(&self) -> bool {
         self.waiting.load(Ordering::SeqCst) > 0
     }
