@@ -152,27 +152,15 @@ impl<K: Key> Registry<K> {
     /// Adds a slot for `node` under `key`, with entry number `entry` (0 for
     /// a scope's own slot).
     fn add(&self, key: K, node: &Arc<Node>, entry: u64) -> Result<Link, EnterError<K>> {
-        let storage = self.storage();
-        let hash = storage.hash(&key);
-        let shard = storage.shard(hash);
-        // Cloned before locking: an atomic increment under the lock would
-        // lengthen every critical section. A refused clone drops unlocked.
+        // Cloned before locking; a refused clone drops unlocked.
         let node = node.clone();
-        let mut table = shard.lock();
-        // Invariant 4: checked under the shard lock.
-        if storage
-            .common
-            .refusing
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            drop(table);
+        let Some(mut locked) = self.storage().lock_for_insert(&key) else {
             return Err(EnterError::ShuttingDown(key));
-        }
-        // Growth uses the stored hashes: no user code runs while hashbrown
-        // moves slots (a panic there would make it drop them).
-        match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
+        };
+        let (hash, shard) = (locked.hash, locked.shard);
+        match locked.entry(&key) {
             Entry::Occupied(_) => {
-                drop(table);
+                drop(locked);
                 Err(EnterError::Occupied(key))
             }
             Entry::Vacant(vacant) => {
@@ -182,7 +170,7 @@ impl<K: Key> Registry<K> {
                     hash,
                     entry,
                 });
-                drop(table);
+                drop(locked);
                 Ok(Link::new(shard.clone(), hash))
             }
         }

@@ -7,7 +7,6 @@
 //! (removal is by hash and node identity), so its exit never removes the
 //! new entry, whichever of the two comes first.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hashbrown::hash_table::Entry;
@@ -68,17 +67,12 @@ impl<K: Key> Registry<K> {
     /// key's `Hash` and `Eq` run, as in `enter_node`).
     pub(crate) fn replace_node(&self, key: K, node: Arc<Node>) -> Result<Scope, EnterError<K>> {
         // As in `add`: allocation and clones stay outside the shard lock.
-        let storage = self.storage();
-        let hash = storage.hash(&key);
-        let shard = storage.shard(hash);
         let held = node.clone();
-        let mut table = shard.lock();
-        // Invariant 4 of `storage.rs`, as for every insert.
-        if storage.common.refusing.load(Ordering::SeqCst) {
-            drop(table);
+        let Some(mut locked) = self.storage().lock_for_insert(&key) else {
             return Err(EnterError::ShuttingDown(key));
-        }
-        let displaced = match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
+        };
+        let (hash, shard) = (locked.hash, locked.shard);
+        let displaced = match locked.entry(&key) {
             Entry::Occupied(mut slot) => {
                 let slot = slot.get_mut();
                 // The new scope's guard unlinks entry 0, whatever entry (a
@@ -96,7 +90,7 @@ impl<K: Key> Registry<K> {
                 None
             }
         };
-        drop(table);
+        drop(locked);
         // Outside the lock: the cause is recorded, then the token cancelled
         // (its wakers run user code); the spare key drops here too.
         if let Some((old, _key)) = displaced {

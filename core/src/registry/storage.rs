@@ -210,6 +210,25 @@ impl<K: Key> Shard for ShardImpl<K> {
     }
 }
 
+/// A shard locked to insert a key: what every insert (`enter`, `insert`,
+/// `enter_replacing`, `enter_waiting`) does before it looks the key up.
+pub(crate) struct Locked<'a, K> {
+    pub(crate) hash: u64,
+    pub(crate) shard: &'a Arc<ShardImpl<K>>,
+    pub(crate) table: MutexGuard<'a, HashTable<Slot<K>>>,
+}
+
+impl<K: Key> Locked<'_, K> {
+    /// The table's entry for `key`. Growth uses the stored hashes: no user
+    /// code runs while hashbrown moves slots (a panic there would make it
+    /// drop them).
+    #[inline]
+    pub(crate) fn entry(&mut self, key: &K) -> hashbrown::hash_table::Entry<'_, Slot<K>> {
+        self.table
+            .entry(self.hash, |slot| slot.key == *key, |slot| slot.hash)
+    }
+}
+
 pub(crate) struct Storage<K> {
     hasher: foldhash::fast::RandomState,
     shards: Box<[Arc<ShardImpl<K>>]>,
@@ -243,6 +262,22 @@ impl<K: Key> Storage<K> {
             shards,
             common,
         }
+    }
+
+    /// Hashes `key` and locks its shard to insert it; `None` if the
+    /// registry is refusing inserts (invariant 4: the flag is read under the
+    /// shard lock). Callers clone what they insert before this, so that no
+    /// atomic increment lengthens the critical section.
+    #[inline]
+    pub(crate) fn lock_for_insert(&self, key: &K) -> Option<Locked<'_, K>> {
+        let hash = self.hash(key);
+        let shard = self.shard(hash);
+        let table = shard.lock();
+        if self.common.refusing.load(Ordering::SeqCst) {
+            drop(table);
+            return None;
+        }
+        Some(Locked { hash, shard, table })
     }
 
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {

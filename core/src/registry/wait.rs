@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -87,19 +86,15 @@ impl<K: Key> Registry<K> {
 
     /// Queues for `key` with a scope on `node`, built by the caller.
     pub(crate) fn wait_node(&self, key: K, node: Arc<Node>) -> EnterWaiting<K> {
-        let storage = self.storage();
-        let hash = storage.hash(&key);
-        let shard = storage.shard(hash);
         let held = node.clone();
-        let mut table = shard.lock();
-        // Under the shard lock, as in `add`: shutdown's drain of the
+        // Refused under the shard lock, as in `add`: shutdown's drain of the
         // queues comes after the flag, so a waiter is refused either here
         // or there.
-        if storage.common.refusing.load(Ordering::SeqCst) {
-            drop(table);
+        let Some(mut locked) = self.storage().lock_for_insert(&key) else {
             return EnterWaiting::ready(Err(EnterError::ShuttingDown(key)));
-        }
-        let waiter = match table.entry(hash, |slot| slot.key == key, |slot| slot.hash) {
+        };
+        let (hash, shard) = (locked.hash, locked.shard);
+        let waiter = match locked.entry(&key) {
             Entry::Vacant(vacant) => {
                 vacant.insert(Slot {
                     key,
@@ -107,7 +102,7 @@ impl<K: Key> Registry<K> {
                     hash,
                     entry: 0,
                 });
-                drop(table);
+                drop(locked);
                 let link = Link::new(shard.clone(), hash);
                 return EnterWaiting::ready(Ok(Scope::new(node, Some(link))));
             }
@@ -118,7 +113,7 @@ impl<K: Key> Registry<K> {
                 waiter
             }
         };
-        drop(table);
+        drop(locked);
         // Recorded now, so a call stuck in the queue shows in leak checks.
         let tracked = crate::tracking::attach(&node, Some(&Link::new(shard.clone(), hash)));
         EnterWaiting {
