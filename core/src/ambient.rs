@@ -76,7 +76,7 @@ impl Drop for Refill<'_> {
 pub(crate) fn child_of_current(origin: Origin) -> Arc<Node> {
     CURRENT.with(|slot| {
         let current = Refill(slot, slot.take());
-        Node::under(current.1.as_deref(), origin)
+        Node::under(current.1.as_ref(), origin)
     })
 }
 

@@ -4,7 +4,7 @@
 //! are built on it.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock, PoisonError, Weak};
 use std::task::Waker;
 
 use tokio_util::sync::CancellationToken;
@@ -12,39 +12,49 @@ use tokio_util::sync::CancellationToken;
 use crate::cause::{Cause, CauseCell};
 use crate::deadline::DeadlineCell;
 use crate::site::{Origin, Stamp};
-use crate::sync::{AtomicBool, AtomicU8, Mutex};
+use crate::sync::{AtomicBool, AtomicU8, Mutex, MutexGuard};
 
-/// The shared part of one token: tokio-util's node plus our cause and origin.
+/// The shared part of one token: our cause, origin, age and deadline, and
+/// a tokio-util token when something needs one.
 ///
-/// # A root's tokio-util token is made on first use
+/// # Our own tree, tokio-util's token on demand
 ///
-/// A child or adopted node has its tokio-util token from the start (its
-/// parent cancels it through tokio-util's tree). A root's is made only when
-/// something needs one: a waiter through [`Token::cancelled`](crate::Token::cancelled), a child, a
-/// `CancellationToken` handed out. A root is cancelled only through
-/// [`Node::cancel_with`], so until then its cause cell alone says whether
-/// it is cancelled, and a [`Run`](crate::Run) waits on it through `waker`
-/// (one waker, its own task's). A call whose scope is a root (keyed calls,
-/// `#[scoped_cancel]` outside any scope, `Scope::root`) then allocates,
-/// cancels and frees no tokio-util node at all (BENCHMARKS.md has the
-/// instructions this saves).
+/// A root, and a child of a root or of another such child (a *managed*
+/// node), is cancelled only through [`Node::cancel_with`]: its own scope's
+/// end, a `cancel`, or its parent's `cancel_with`, which reaches it through
+/// the parent's list of children. Its cause cell alone then says whether it
+/// is cancelled, and its tokio-util token is made only when something needs
+/// one: a waiter through [`Token::cancelled`](crate::Token::cancelled), a
+/// `CancellationToken` handed out. A [`Run`](crate::Run) waits on it through
+/// `shared.waker` (one waker, its own task's). A call whose scope is managed
+/// (keyed calls, nested calls, `#[scoped_cancel]` outside any scope,
+/// `Scope::root`, children of those) allocates, cancels and frees no
+/// tokio-util node at all (BENCHMARKS.md has the instructions this saves).
 ///
-/// Lost wake-ups are excluded by a store-then-load on both sides, all
-/// `SeqCst`: `cancel_with` records the cause and then reads `flags`; the
-/// maker of the token (or a registering `Run`) sets its flag and then reads
-/// the cause. Of two such pairs at least one side sees the other's store:
-/// either the canceller cancels the new token (wakes the waker), or the
-/// maker (the `Run`) sees the cause and acts on it itself.
+/// An adopted node, and any descendant of one (a *foreign* node), has a
+/// tokio-util token from the start: the adopted source can be cancelled by
+/// code that never calls ours, and only tokio-util's tree tells its
+/// descendants.
+///
+/// Lost wake-ups and lost children are excluded by a store-then-load on
+/// both sides, all `SeqCst`: `cancel_with` records the cause and then reads
+/// `flags`; the maker of the token, a registering `Run` or a new child sets
+/// its flag and then reads the cause. Of two such pairs at least one side
+/// sees the other's store: either the canceller cancels the new token
+/// (wakes the waker, cancels the child), or the maker (the `Run`, the new
+/// child) sees the cause and acts on it itself. A new child reads the cause
+/// under the parent's lock, which the canceller takes to take the list, so
+/// a child is either in the list it takes or born cancelled.
 pub(crate) struct Node {
     ct: Ct,
     cause: CauseCell,
-    /// This crate created the node with no parent and hands out no handle
+    /// Who can cancel it (see above). A managed node hands out no handle
     /// that can cancel its tokio-util token except through
     /// [`Node::cancel_with`] (children, `cancelled_owned` and `__private`'s
     /// parent handle cannot). Then "cancelled" is "a cause is recorded":
     /// no lock to ask tokio-util, and the token can be made lazily.
-    root: bool,
-    /// `CT_MADE` and `WAITING`, for a root (see above).
+    kind: Kind,
+    /// `CT_MADE`, `WAITING` and `HAS_CHILDREN`, for a managed node.
     flags: AtomicU8,
     /// Set when the scope that owns this node drops, if a collector recorded
     /// it: the record stays (weak) until the node is gone, and reports skip
@@ -59,12 +69,63 @@ pub(crate) struct Node {
     pub(crate) deadline: DeadlineCell,
     /// What the `tracing`/`metrics` hooks keep (zero-sized without them).
     pub(crate) observe: crate::observe::NodeState,
-    /// A root's waiting [`Run`](crate::Run)'s waker (`WAITING` set).
-    waker: Mutex<Option<Waker>>,
+    /// A managed node's waiting [`Run`](crate::Run)'s waker and its children.
+    shared: Mutex<Shared>,
 }
 
-/// A node's tokio-util token: given at creation (a child, an adopted
-/// token), or made on first use (a root). Two variants rather than an
+/// Who can cancel a node.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// No parent: only [`Node::cancel_with`].
+    Root,
+    /// A child of a root or of another such child: only
+    /// [`Node::cancel_with`], its own or its parent's.
+    Child,
+    /// An adopted token or a descendant of one: also tokio-util's tree.
+    Foreign,
+}
+
+/// What a managed node keeps under its lock.
+#[derive(Default)]
+struct Shared {
+    /// The waker of the `Run` parked on this node (`WAITING` set).
+    waker: Option<Waker>,
+    /// The children to cancel with this node (`HAS_CHILDREN` set); boxed,
+    /// so a node that never has any pays one word for them.
+    children: Option<Box<Children>>,
+}
+
+impl Drop for Shared {
+    #[inline]
+    fn drop(&mut self) {
+        // The list's drop out of line: the drop of every node that never
+        // had children (most) is then a test, not a loop's prologue.
+        if let Some(children) = self.children.take() {
+            drop_children(children);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_children(children: Box<Children>) {
+    drop(children);
+}
+
+/// A managed node's children, weak: a child that is gone needs no cancel.
+#[derive(Default)]
+struct Children {
+    list: Vec<Weak<Node>>,
+    /// The list's length after the last prune: the next prune waits until
+    /// it has doubled (plus a little), so pruning costs O(1) per child.
+    kept: usize,
+}
+
+/// Children kept before the first prune.
+const PRUNE_SLACK: usize = 16;
+
+/// A node's tokio-util token: given at creation (a foreign node), or made
+/// on first use (a managed one). Two variants rather than an
 /// initialised `OnceLock` for both: filling a `OnceLock` goes through its
 /// `Once`, which every child scope would pay.
 enum Ct {
@@ -72,55 +133,92 @@ enum Ct {
     Lazy(OnceLock<CancellationToken>),
 }
 
-/// `flags`: a root's tokio-util token exists.
+/// `flags`: a managed node's tokio-util token exists.
 const CT_MADE: u8 = 1;
-/// `flags`: a `Run` has put its waker in `waker`.
+/// `flags`: a `Run` has put its waker in `shared`.
 const WAITING: u8 = 2;
+/// `flags`: a child was added to `shared` (or born cancelled).
+const HAS_CHILDREN: u8 = 4;
 
 impl Node {
     /// A node for a foreign token (adopted): no deadline of ours above it.
     pub(crate) fn adopted(ct: CancellationToken, origin: Origin) -> Arc<Node> {
-        Node::build(Some(ct), origin, DeadlineCell::none())
+        Node::build(Some(ct), Kind::Foreign, origin, DeadlineCell::none())
     }
 
     /// A node with no parent; its tokio-util token is made on first use.
     pub(crate) fn root(origin: Origin) -> Arc<Node> {
-        Node::build(None, origin, DeadlineCell::none())
+        Node::build(None, Kind::Root, origin, DeadlineCell::none())
     }
 
     /// A child of `parent`: cancelled with it, and inheriting its deadline.
-    pub(crate) fn child_of(parent: &Node, origin: Origin) -> Arc<Node> {
+    pub(crate) fn child_of(parent: &Arc<Node>, origin: Origin) -> Arc<Node> {
         let deadline = parent.deadline.inherit();
-        Node::build(Some(parent.ct().child_token()), origin, deadline)
+        if parent.kind == Kind::Foreign {
+            let ct = parent.ct().child_token();
+            return Node::build(Some(ct), Kind::Foreign, origin, deadline);
+        }
+        let child = Node::build(None, Kind::Child, origin, deadline);
+        parent.add_child(&child);
+        child
     }
 
     /// A child of `parent`, or a root without one.
-    pub(crate) fn under(parent: Option<&Node>, origin: Origin) -> Arc<Node> {
+    pub(crate) fn under(parent: Option<&Arc<Node>>, origin: Origin) -> Arc<Node> {
         match parent {
             Some(parent) => Node::child_of(parent, origin),
             None => Node::root(origin),
         }
     }
 
-    /// `ct`: the node's token if it has a parent, `None` for a root.
-    fn build(ct: Option<CancellationToken>, origin: Origin, deadline: DeadlineCell) -> Arc<Node> {
-        let root = ct.is_none();
+    /// `ct`: the node's token if it is foreign, `None` for a managed one.
+    fn build(
+        ct: Option<CancellationToken>,
+        kind: Kind,
+        origin: Origin,
+        deadline: DeadlineCell,
+    ) -> Arc<Node> {
         Arc::new(Node {
             ct: ct.map_or_else(|| Ct::Lazy(OnceLock::new()), Ct::Given),
             cause: CauseCell::default(),
-            root,
+            kind,
             flags: AtomicU8::new(0),
             ended: AtomicBool::new(false),
             origin,
             born: Stamp::now(),
             deadline,
             observe: Default::default(),
-            waker: Mutex::new(None),
+            shared: Mutex::new(Shared::default()),
         })
     }
 
-    /// The tokio-util token, made now if this is a root that had none. A
-    /// root already cancelled gets a cancelled one.
+    fn lock_shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts a new managed `child` in this managed node's list, or, if this
+    /// node is already cancelled, records `Parent` on the child (born
+    /// cancelled: it has no token, waiter or child yet to tell).
+    fn add_child(&self, child: &Arc<Node>) {
+        let weak = Arc::downgrade(child);
+        // Store, then load (see the type's docs), the load under the lock.
+        self.flags.fetch_or(HAS_CHILDREN, Ordering::SeqCst);
+        let mut shared = self.lock_shared();
+        if self.cause.get().is_some() {
+            drop(shared);
+            child.cause.record(Cause::Parent);
+            return;
+        }
+        let children = shared.children.get_or_insert_with(Box::default);
+        if children.list.len() >= 2 * children.kept + PRUNE_SLACK {
+            children.list.retain(|child| child.strong_count() > 0);
+            children.kept = children.list.len();
+        }
+        children.list.push(weak);
+    }
+
+    /// The tokio-util token, made now if this is a managed node that had
+    /// none. One already cancelled gets a cancelled token.
     pub(crate) fn ct(&self) -> &CancellationToken {
         let cell = match &self.ct {
             Ct::Given(ct) => return ct,
@@ -139,10 +237,10 @@ impl Node {
         ct
     }
 
-    /// `true` once cancelled (for a root: once a cause is recorded, which
-    /// precedes the cancel by a few instructions).
+    /// `true` once cancelled (for a managed node: once a cause is recorded,
+    /// which precedes the cancel by a few instructions).
     pub(crate) fn is_cancelled(&self) -> bool {
-        if self.root {
+        if self.kind != Kind::Foreign {
             self.cause.get().is_some()
         } else {
             self.ct().is_cancelled()
@@ -150,20 +248,27 @@ impl Node {
     }
 
     /// `true` for a child or adopted node: something outside its scope can
-    /// cancel it, and waiting needs the tokio-util token (cancelled through
-    /// tokio-util's tree); a root is waited on with [`Node::park`] instead.
+    /// cancel it (its parent, an adopted source).
     pub(crate) fn has_parent(&self) -> bool {
-        !self.root
+        self.kind != Kind::Root
     }
 
-    /// For a root: keeps `waker` to be woken by the cancel, and returns the
-    /// cause if one is already recorded (then nothing will wake it).
+    /// `true` for a root and a managed child: only [`Node::cancel_with`]
+    /// cancels it, and it is waited on with [`Node::park`]; a foreign node
+    /// is waited on through its tokio-util token.
+    pub(crate) fn is_managed(&self) -> bool {
+        self.kind != Kind::Foreign
+    }
+
+    /// For a managed node: keeps `waker` to be woken by the cancel, and
+    /// returns the cause if one is already recorded (then nothing will wake
+    /// it).
     pub(crate) fn park(&self, waker: &Waker) -> Option<Cause> {
         {
-            let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
-            match &*slot {
+            let mut shared = self.lock_shared();
+            match &shared.waker {
                 Some(kept) if kept.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+                _ => shared.waker = Some(waker.clone()),
             }
         }
         // Store, then load (see the type's docs).
@@ -171,16 +276,12 @@ impl Node {
         self.cause.get()
     }
 
-    /// For a root: forgets the waker [`Node::park`] kept (the waiting
-    /// future finished or was dropped), so the node does not keep its task
-    /// alive and the scope's end has no one to wake.
+    /// For a managed node: forgets the waker [`Node::park`] kept (the
+    /// waiting future finished or was dropped), so the node does not keep
+    /// its task alive and the scope's end has no one to wake.
     pub(crate) fn unpark(&self) {
         self.flags.fetch_and(!WAITING, Ordering::SeqCst);
-        let kept = self
-            .waker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let kept = self.lock_shared().waker.take();
         drop(kept);
     }
 
@@ -196,7 +297,7 @@ impl Node {
         if let Some(cause) = self.cause.get() {
             return Some(cause);
         }
-        if self.root || !self.ct().is_cancelled() {
+        if self.kind != Kind::Foreign || !self.ct().is_cancelled() {
             return None;
         }
         self.cause.record(Cause::Parent);
@@ -230,43 +331,160 @@ impl Node {
     /// cancelled this token) and then cancels. Always leaves the token
     /// cancelled on return. `true` if this call is the one that cancelled it.
     pub(crate) fn cancel_with(&self, cause: Cause) -> bool {
-        if self.root {
-            // Cancelled only here, after a cause is recorded: if it is
-            // already cancelled, `record` fails. Store, then load (see the
-            // type's docs); whoever made the token or parked after this
-            // load sees the cause.
-            let won = self.cause.record(cause.clone());
-            let flags = self.flags.load(Ordering::SeqCst);
-            if flags & CT_MADE != 0 {
-                if let Ct::Lazy(cell) = &self.ct {
-                    if let Some(ct) = cell.get() {
-                        ct.cancel();
-                    }
-                }
-            }
-            if flags & WAITING != 0 {
-                let kept = self
-                    .waker
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
-                // Woken outside the lock.
-                if let Some(waker) = kept {
-                    waker.wake();
-                }
-            }
+        if self.kind == Kind::Foreign {
+            let ct = self.ct();
+            let cause = if ct.is_cancelled() {
+                Cause::Parent
+            } else {
+                cause
+            };
+            let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
+            ct.cancel();
             crate::observe::cancelled(self, &cause, won);
             return won;
         }
-        let ct = self.ct();
-        let cause = if ct.is_cancelled() {
-            Cause::Parent
-        } else {
-            cause
-        };
-        let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
-        ct.cancel();
-        crate::observe::cancelled(self, &cause, won);
+        let (won, children) = self.cancel_managed(cause);
+        if let Some(children) = children {
+            // Out of line: most nodes have no children.
+            cancel_children(*children);
+        }
         won
+    }
+
+    /// Cancels a managed node, and returns its children for the caller to
+    /// cancel. Cancelled only here, after a cause is recorded: if it is
+    /// already cancelled, `record` fails. Store, then load (see the type's
+    /// docs); whoever made the token, parked or added a child after this
+    /// load sees the cause.
+    #[inline(always)]
+    fn cancel_managed(&self, cause: Cause) -> (bool, Option<Box<Children>>) {
+        // A parent's cancel reaching a child is the parent's event, not the
+        // child's: `Parent` never counts as this node's own cancel.
+        let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
+        let flags = self.flags.load(Ordering::SeqCst);
+        if flags & CT_MADE != 0 {
+            if let Ct::Lazy(cell) = &self.ct {
+                if let Some(ct) = cell.get() {
+                    ct.cancel();
+                }
+            }
+        }
+        let mut children = None;
+        if flags & (WAITING | HAS_CHILDREN) != 0 {
+            let kept = {
+                let mut shared = self.lock_shared();
+                children = shared.children.take();
+                if flags & WAITING != 0 {
+                    shared.waker.take()
+                } else {
+                    None
+                }
+            };
+            // Woken outside the lock.
+            if let Some(waker) = kept {
+                waker.wake();
+            }
+        }
+        crate::observe::cancelled(self, &cause, won);
+        (won, children)
+    }
+}
+
+/// Cancels `children` and all their descendants with [`Cause::Parent`],
+/// depth first in the order they were made, without recursion (a deep
+/// tree cannot overflow the stack).
+#[inline(never)]
+fn cancel_children(children: Children) {
+    let mut stack = vec![children.list.into_iter()];
+    while let Some(level) = stack.last_mut() {
+        let Some(child) = level.next() else {
+            stack.pop();
+            continue;
+        };
+        if let Some(child) = child.upgrade() {
+            if let (_, Some(grandchildren)) = child.cancel_managed(Cause::Parent) {
+                stack.push(grandchildren.list.into_iter());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin::caller("test")
+    }
+
+    fn list_len(node: &Node) -> usize {
+        node.lock_shared()
+            .children
+            .as_ref()
+            .map_or(0, |children| children.list.len())
+    }
+
+    #[test]
+    fn a_deep_chain_is_cancelled_from_its_root_without_recursion() {
+        let root = Node::root(origin());
+        let mut chain = vec![root.clone()];
+        for _ in 0..200_000 {
+            let child = Node::child_of(chain.last().unwrap(), origin());
+            chain.push(child);
+        }
+        assert!(chain.iter().all(|node| !node.is_cancelled()));
+        assert!(root.cancel_with(Cause::Requested));
+        assert!(chain[1..]
+            .iter()
+            .all(|node| node.cause() == Some(Cause::Parent)));
+        // Dropped from the root down: each node's list holds weak entries.
+        drop(chain);
+    }
+
+    #[test]
+    fn a_long_lived_parent_keeps_a_bounded_list_of_children() {
+        let parent = Node::root(origin());
+        let live: Vec<_> = (0..100).map(|_| Node::child_of(&parent, origin())).collect();
+        for _ in 0..100_000 {
+            let child = Node::child_of(&parent, origin());
+            child.cancel_with(Cause::ScopeExited);
+        }
+        assert!(list_len(&parent) <= 2 * 100 + PRUNE_SLACK, "{}", list_len(&parent));
+        parent.cancel_with(Cause::Requested);
+        assert!(live.iter().all(|c| c.cause() == Some(Cause::Parent)));
+        assert_eq!(list_len(&parent), 0);
+    }
+
+    #[test]
+    fn a_child_of_a_cancelled_parent_is_born_cancelled() {
+        let parent = Node::root(origin());
+        parent.cancel_with(Cause::Deadline);
+        let child = Node::child_of(&parent, origin());
+        assert_eq!(child.cause(), Some(Cause::Parent));
+        assert!(child.ct().is_cancelled());
+        assert_eq!(list_len(&parent), 0);
+    }
+
+    #[test]
+    fn a_childs_own_cause_stands_when_its_parent_is_cancelled_later() {
+        let parent = Node::root(origin());
+        let child = Node::child_of(&parent, origin());
+        let grandchild = Node::child_of(&child, origin());
+        assert!(child.cancel_with(Cause::Requested));
+        assert_eq!(grandchild.cause(), Some(Cause::Parent));
+        parent.cancel_with(Cause::ScopeExited);
+        assert_eq!(child.cause(), Some(Cause::Requested));
+    }
+
+    #[test]
+    fn descendants_of_an_adopted_token_follow_its_source() {
+        let source = CancellationToken::new();
+        let adopted = Node::adopted(source.child_token(), origin());
+        let child = Node::child_of(&adopted, origin());
+        let grandchild = Node::child_of(&child, origin());
+        assert!(!child.is_managed() && !grandchild.is_managed());
+        source.cancel();
+        assert_eq!(grandchild.cause(), Some(Cause::Parent));
+        assert!(child.is_cancelled());
     }
 }

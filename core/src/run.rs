@@ -47,8 +47,9 @@ pin_project! {
         // finishes in its first poll pays for no timer at all, and one that
         // waits pays one allocation next to the timer registration.
         deadline: Option<Pin<Box<Sleep>>>,
-        // Waits for a child or adopted scope's token; a root's `Run` parks
-        // its waker in the node instead (`Ambient::parked`), see `token.rs`.
+        // Waits for a foreign (adopted) scope's token; a managed node's
+        // `Run` parks its waker in the node instead (`Ambient::parked`),
+        // see `node.rs`.
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
         timer: Option<Timer>,
@@ -89,7 +90,7 @@ struct Ambient {
     cooperative: bool,
     /// The body returned `Ready`.
     finished: bool,
-    /// A root scope's waker is parked in its node (`Node::park`).
+    /// A managed scope's waker is parked in its node (`Node::park`).
     parked: bool,
 }
 
@@ -175,9 +176,10 @@ impl<F: Future> Future for Run<F> {
         let cooperative = body.ambient.cooperative;
         if !cooperative {
             let node = this.scope.node();
-            if !node.has_parent() {
-                // A root: only `cancel_with` cancels it, after recording the
-                // cause, then wakes the parked waker. Not cancel_seen: the
+            if node.is_managed() {
+                // A root or a managed child: only `cancel_with` cancels it
+                // (its own or its parent's), after recording the cause,
+                // then wakes the parked waker. Not cancel_seen: the
                 // canceller may still be between recording and cancelling,
                 // so the scope's drop makes sure the token is cancelled
                 // before it unlinks. Already cancelled: return without

@@ -78,7 +78,7 @@ impl Scope {
     }
 
     /// A scope whose token is a child of `parent`, or a root without one.
-    pub(crate) fn under(parent: Option<&Node>, origin: Origin) -> Scope {
+    pub(crate) fn under(parent: Option<&Arc<Node>>, origin: Origin) -> Scope {
         Scope::from_node(Node::under(parent, origin))
     }
 

@@ -246,3 +246,105 @@ fn root_lazy_token_racing_cancel() {
         SCHEDULES,
     );
 }
+
+/// A child is made under a scope while another thread cancels the scope:
+/// the child is either in the list the cancel takes or sees the cause and
+/// is born cancelled; either way it ends cancelled with `Parent`.
+#[test]
+fn child_made_racing_parent_cancel() {
+    shuttle::check_random(
+        || {
+            let parent = scoped_cancel::Scope::root();
+            let token = parent.token();
+            let canceller = thread::spawn(move || token.cancel());
+            let child = parent.child();
+            let grandchild = child.child();
+            assert!(canceller.join().unwrap());
+            for scope in [&child, &grandchild] {
+                assert!(scope.token().is_cancelled(), "a child missed its parent's cancel");
+                assert_eq!(scope.token().cause(), Some(Cause::Parent));
+            }
+        },
+        SCHEDULES,
+    );
+}
+
+/// A child scope's `Run` parks its waker in the child's node while another
+/// thread cancels the parent: the parent's cancel reaches the child and
+/// wakes the parked waker, or the poll sees the cause (no lost wake-up).
+#[test]
+fn child_run_parking_racing_parent_cancel() {
+    shuttle::check_random(
+        || {
+            let parent = scoped_cancel::Scope::root();
+            let child = parent.child();
+            let token = parent.token();
+            let canceller = thread::spawn(move || token.cancel());
+            let mut run = std::pin::pin!(child.run(std::future::pending::<()>()));
+            let (ready, flag) = poll_once(run.as_mut());
+            assert!(canceller.join().unwrap());
+            if !ready {
+                assert!(
+                    flag.0.load(std::sync::atomic::Ordering::SeqCst),
+                    "lost wake-up"
+                );
+                let waker = std::task::Waker::from(flag.clone());
+                let out = run
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(&waker));
+                match out {
+                    std::task::Poll::Ready(Err(e)) => assert_eq!(e.cause(), Cause::Parent),
+                    _ => panic!("a child scope's run must end when its parent is cancelled"),
+                }
+            }
+        },
+        SCHEDULES,
+    );
+}
+
+/// A child's tokio-util token is made on first use while another thread
+/// cancels the parent: the new token is cancelled by its maker or by the
+/// parent's cancel reaching the child.
+#[test]
+fn child_lazy_token_racing_parent_cancel() {
+    shuttle::check_random(
+        || {
+            let parent = scoped_cancel::Scope::root();
+            let child = parent.child();
+            let token = parent.token();
+            let waiter = child.token();
+            let canceller = thread::spawn(move || token.cancel());
+            let handed_out = waiter.cancellation_token();
+            assert!(canceller.join().unwrap());
+            assert!(handed_out.is_cancelled(), "a token handed out missed the cancel");
+            drop((child, parent));
+        },
+        SCHEDULES,
+    );
+}
+
+/// Two children end (their scopes drop) while the parent is cancelled: the
+/// cancel never reaches a child twice in a way that changes its cause, and
+/// every child ends cancelled.
+#[test]
+fn children_ending_racing_parent_cancel() {
+    shuttle::check_random(
+        || {
+            let parent = scoped_cancel::Scope::root();
+            let a = parent.child();
+            let b = parent.child();
+            let (ta, tb) = (a.token(), b.token());
+            let ender = thread::spawn(move || drop(a));
+            let token = parent.token();
+            let canceller = thread::spawn(move || token.cancel());
+            drop(b);
+            ender.join().unwrap();
+            assert!(canceller.join().unwrap());
+            for t in [ta, tb] {
+                assert!(t.is_cancelled());
+                assert!(matches!(t.cause(), Some(Cause::Parent | Cause::ScopeExited)));
+            }
+        },
+        SCHEDULES,
+    );
+}

@@ -117,7 +117,7 @@ impl<K: Key> Registry<K> {
         &self,
         key: K,
         origin: Origin,
-        parent: Option<&Node>,
+        parent: Option<&Arc<Node>>,
     ) -> Result<Scope, EnterError<K>> {
         // Built before locking: allocation and the parent's lock stay outside
         // the shard lock. A refused node is dropped un-cancelled, unseen.

@@ -122,7 +122,7 @@ where
         origin: Origin,
         parent: Option<&Token>,
     ) -> Result<Scope, Outcome> {
-        let parent = parent.map(|p| &*p.node);
+        let parent = parent.map(|p| &p.node);
         match (self.key)(parts) {
             Some(key) => self
                 .registry
@@ -272,7 +272,7 @@ impl Config {
         };
         match (&self.keying, parts) {
             (Some(keying), Some(parts)) => keying.enter(parts, origin, self.parent.as_ref()),
-            _ => Ok(Scope::under(self.parent.as_ref().map(|p| &*p.node), origin)),
+            _ => Ok(Scope::under(self.parent.as_ref().map(|p| &p.node), origin)),
         }
     }
 }
