@@ -13,6 +13,7 @@ use crate::cause::{Cause, CauseCell};
 use crate::deadline::DeadlineCell;
 use crate::site::{Origin, Stamp};
 use crate::sync::{AtomicBool, AtomicU8, Mutex, MutexGuard};
+use std::sync::atomic::AtomicU32;
 
 /// The shared part of one token: our cause, origin, age and deadline, and
 /// a tokio-util token when something needs one.
@@ -46,7 +47,9 @@ use crate::sync::{AtomicBool, AtomicU8, Mutex, MutexGuard};
 /// under the parent's lock, which the canceller takes to take the list, so
 /// a child is either in the list it takes or born cancelled.
 pub(crate) struct Node {
-    ct: Ct,
+    /// The tokio-util token: given at creation (a foreign node, through
+    /// `OnceLock::from`), or made on first use (a managed one).
+    ct: OnceLock<CancellationToken>,
     cause: CauseCell,
     /// Who can cancel it (see above). A managed node hands out no handle
     /// that can cancel its tokio-util token except through
@@ -58,7 +61,7 @@ pub(crate) struct Node {
     flags: AtomicU8,
     /// Set when the scope that owns this node drops, if a collector recorded
     /// it: the record stays (weak) until the node is gone, and reports skip
-    /// it from now on. Fits in the padding after `cause` and `root`.
+    /// it from now on. Fits in the padding after `cause` and `kind`.
     ended: AtomicBool,
     pub(crate) origin: Origin,
     pub(crate) born: Stamp,
@@ -71,6 +74,12 @@ pub(crate) struct Node {
     pub(crate) observe: crate::observe::NodeState,
     /// A managed node's waiting [`Run`](crate::Run)'s waker and its children.
     shared: Mutex<Shared>,
+    /// A managed child's parent, whose list holds it at `slot` until this
+    /// node drops (or the parent's cancel takes the list).
+    parent: Option<Arc<Node>>,
+    /// This node's index in its parent's list (written and read under the
+    /// parent's lock). Fits in the padding after the flags.
+    slot: AtomicU32,
 }
 
 /// Who can cancel a node.
@@ -112,25 +121,14 @@ fn drop_children(children: Box<Children>) {
     drop(children);
 }
 
-/// A managed node's children, weak: a child that is gone needs no cancel.
+/// A managed node's children, weak (a child that is gone needs no cancel),
+/// each at the index it keeps in its `slot`: a child leaves its place when
+/// it drops, and the place is reused.
 #[derive(Default)]
 struct Children {
     list: Vec<Weak<Node>>,
-    /// The list's length after the last prune: the next prune waits until
-    /// it has doubled (plus a little), so pruning costs O(1) per child.
-    kept: usize,
-}
-
-/// Children kept before the first prune.
-const PRUNE_SLACK: usize = 16;
-
-/// A node's tokio-util token: given at creation (a foreign node), or made
-/// on first use (a managed one). Two variants rather than an
-/// initialised `OnceLock` for both: filling a `OnceLock` goes through its
-/// `Once`, which every child scope would pay.
-enum Ct {
-    Given(CancellationToken),
-    Lazy(OnceLock<CancellationToken>),
+    /// Indices of `list` whose child has dropped.
+    free: Vec<u32>,
 }
 
 /// `flags`: a managed node's tokio-util token exists.
@@ -143,12 +141,12 @@ const HAS_CHILDREN: u8 = 4;
 impl Node {
     /// A node for a foreign token (adopted): no deadline of ours above it.
     pub(crate) fn adopted(ct: CancellationToken, origin: Origin) -> Arc<Node> {
-        Node::build(Some(ct), Kind::Foreign, origin, DeadlineCell::none())
+        Node::build(Some(ct), Kind::Foreign, origin, DeadlineCell::none(), None)
     }
 
     /// A node with no parent; its tokio-util token is made on first use.
     pub(crate) fn root(origin: Origin) -> Arc<Node> {
-        Node::build(None, Kind::Root, origin, DeadlineCell::none())
+        Node::build(None, Kind::Root, origin, DeadlineCell::none(), None)
     }
 
     /// A child of `parent`: cancelled with it, and inheriting its deadline.
@@ -156,9 +154,9 @@ impl Node {
         let deadline = parent.deadline.inherit();
         if parent.kind == Kind::Foreign {
             let ct = parent.ct().child_token();
-            return Node::build(Some(ct), Kind::Foreign, origin, deadline);
+            return Node::build(Some(ct), Kind::Foreign, origin, deadline, None);
         }
-        let child = Node::build(None, Kind::Child, origin, deadline);
+        let child = Node::build(None, Kind::Child, origin, deadline, Some(parent.clone()));
         parent.add_child(&child);
         child
     }
@@ -177,9 +175,10 @@ impl Node {
         kind: Kind,
         origin: Origin,
         deadline: DeadlineCell,
+        parent: Option<Arc<Node>>,
     ) -> Arc<Node> {
         Arc::new(Node {
-            ct: ct.map_or_else(|| Ct::Lazy(OnceLock::new()), Ct::Given),
+            ct: ct.map_or_else(OnceLock::new, OnceLock::from),
             cause: CauseCell::default(),
             kind,
             flags: AtomicU8::new(0),
@@ -189,6 +188,8 @@ impl Node {
             deadline,
             observe: Default::default(),
             shared: Mutex::new(Shared::default()),
+            parent,
+            slot: AtomicU32::new(0),
         })
     }
 
@@ -210,24 +211,42 @@ impl Node {
             return;
         }
         let children = shared.children.get_or_insert_with(Box::default);
-        if children.list.len() >= 2 * children.kept + PRUNE_SLACK {
-            children.list.retain(|child| child.strong_count() > 0);
-            children.kept = children.list.len();
+        let slot = match children.free.pop() {
+            Some(slot) => {
+                children.list[slot as usize] = weak;
+                slot
+            }
+            None => {
+                children.list.push(weak);
+                // Never more live children than `u32` counts: each is an
+                // allocation of over 100 bytes.
+                u32::try_from(children.list.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        child.slot.store(slot, Ordering::Relaxed);
+    }
+
+    /// Frees the place of the child at `slot`, which is dropping; nothing
+    /// if a cancel has taken the list.
+    fn remove_child(&self, slot: u32) {
+        let mut shared = self.lock_shared();
+        if let Some(children) = &mut shared.children {
+            if let Some(place) = children.list.get_mut(slot as usize) {
+                // The dropping child's `Weak`: freed under the lock, which
+                // runs no user code.
+                *place = Weak::new();
+                children.free.push(slot);
+            }
         }
-        children.list.push(weak);
     }
 
     /// The tokio-util token, made now if this is a managed node that had
     /// none. One already cancelled gets a cancelled token.
     pub(crate) fn ct(&self) -> &CancellationToken {
-        let cell = match &self.ct {
-            Ct::Given(ct) => return ct,
-            Ct::Lazy(cell) => cell,
-        };
-        if let Some(ct) = cell.get() {
+        if let Some(ct) = self.ct.get() {
             return ct;
         }
-        let ct = cell.get_or_init(CancellationToken::new);
+        let ct = self.ct.get_or_init(CancellationToken::new);
         // Store, then load (see the type's docs): a canceller that missed
         // `CT_MADE` recorded its cause before, and it is seen here.
         self.flags.fetch_or(CT_MADE, Ordering::SeqCst);
@@ -363,10 +382,8 @@ impl Node {
         let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
         let flags = self.flags.load(Ordering::SeqCst);
         if flags & CT_MADE != 0 {
-            if let Ct::Lazy(cell) = &self.ct {
-                if let Some(ct) = cell.get() {
-                    ct.cancel();
-                }
+            if let Some(ct) = self.ct.get() {
+                ct.cancel();
             }
         }
         let mut children = None;
@@ -387,6 +404,35 @@ impl Node {
         }
         crate::observe::cancelled(self, &cause, won);
         (won, children)
+    }
+}
+
+impl Drop for Node {
+    #[inline]
+    fn drop(&mut self) {
+        if self.parent.is_some() {
+            self.leave_parent();
+        }
+    }
+}
+
+impl Node {
+    /// A dropping child leaves its parent's list. If it held the last
+    /// handle to its parent, the parent drops here too, and so on up:
+    /// unwound in a loop, so a deep chain cannot overflow the stack.
+    #[inline(never)]
+    fn leave_parent(&mut self) {
+        let mut next = self
+            .parent
+            .take()
+            .map(|parent| (parent, *self.slot.get_mut()));
+        while let Some((parent, slot)) = next {
+            parent.remove_child(slot);
+            next = Arc::into_inner(parent).and_then(|mut parent| {
+                let slot = *parent.slot.get_mut();
+                parent.parent.take().map(|grandparent| (grandparent, slot))
+            });
+        }
     }
 }
 
@@ -442,17 +488,56 @@ mod tests {
     }
 
     #[test]
-    fn a_long_lived_parent_keeps_a_bounded_list_of_children() {
+    fn a_child_leaves_its_parents_list_when_it_drops_and_its_place_is_reused() {
         let parent = Node::root(origin());
-        let live: Vec<_> = (0..100).map(|_| Node::child_of(&parent, origin())).collect();
+        let live: Vec<_> = (0..100)
+            .map(|_| Node::child_of(&parent, origin()))
+            .collect();
         for _ in 0..100_000 {
             let child = Node::child_of(&parent, origin());
             child.cancel_with(Cause::ScopeExited);
         }
-        assert!(list_len(&parent) <= 2 * 100 + PRUNE_SLACK, "{}", list_len(&parent));
+        // 100 live children and the one place each new child reused.
+        assert_eq!(list_len(&parent), 101);
+        let alive = |node: &Node| {
+            let shared = node.lock_shared();
+            let children = shared.children.as_ref().unwrap();
+            children
+                .list
+                .iter()
+                .filter(|c| c.strong_count() > 0)
+                .count()
+        };
+        assert_eq!(alive(&parent), 100);
+        drop(live);
+        assert_eq!(alive(&parent), 0);
+        let again: Vec<_> = (0..101)
+            .map(|_| Node::child_of(&parent, origin()))
+            .collect();
+        assert_eq!(list_len(&parent), 101, "freed places are reused");
         parent.cancel_with(Cause::Requested);
-        assert!(live.iter().all(|c| c.cause() == Some(Cause::Parent)));
+        assert!(again.iter().all(|c| c.cause() == Some(Cause::Parent)));
         assert_eq!(list_len(&parent), 0);
+    }
+
+    #[test]
+    fn a_child_holding_the_last_handle_to_a_deep_chain_drops_it_without_recursion() {
+        let mut leaf = Node::root(origin());
+        for _ in 0..200_000 {
+            leaf = Node::child_of(&leaf, origin());
+        }
+        // Only the leaf is held: each node holds its parent.
+        drop(leaf);
+    }
+
+    #[test]
+    fn a_node_takes_104_bytes() {
+        // 96 before the tree; its parent pointer is paid for by the token's
+        // bare `OnceLock` (no enum), the slot sits in padding, and the
+        // children's box pointer is the 8 bytes more. The `tracing`
+        // feature's state comes on top.
+        let size = std::mem::size_of::<Node>() - std::mem::size_of::<crate::observe::NodeState>();
+        assert!(size <= 104, "{size}");
     }
 
     #[test]

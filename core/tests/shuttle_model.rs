@@ -261,7 +261,10 @@ fn child_made_racing_parent_cancel() {
             let grandchild = child.child();
             assert!(canceller.join().unwrap());
             for scope in [&child, &grandchild] {
-                assert!(scope.token().is_cancelled(), "a child missed its parent's cancel");
+                assert!(
+                    scope.token().is_cancelled(),
+                    "a child missed its parent's cancel"
+                );
                 assert_eq!(scope.token().cause(), Some(Cause::Parent));
             }
         },
@@ -316,16 +319,20 @@ fn child_lazy_token_racing_parent_cancel() {
             let canceller = thread::spawn(move || token.cancel());
             let handed_out = waiter.cancellation_token();
             assert!(canceller.join().unwrap());
-            assert!(handed_out.is_cancelled(), "a token handed out missed the cancel");
+            assert!(
+                handed_out.is_cancelled(),
+                "a token handed out missed the cancel"
+            );
             drop((child, parent));
         },
         SCHEDULES,
     );
 }
 
-/// Two children end (their scopes drop) while the parent is cancelled: the
-/// cancel never reaches a child twice in a way that changes its cause, and
-/// every child ends cancelled.
+/// Children end (their scopes drop, leaving the parent's list) and a new
+/// child takes a freed place while the parent is cancelled: every child
+/// ends cancelled with a cause it can have, and the new one is cancelled
+/// whether it took its place before the cancel took the list or after.
 #[test]
 fn children_ending_racing_parent_cancel() {
     shuttle::check_random(
@@ -334,16 +341,28 @@ fn children_ending_racing_parent_cancel() {
             let a = parent.child();
             let b = parent.child();
             let (ta, tb) = (a.token(), b.token());
-            let ender = thread::spawn(move || drop(a));
+            let parent_token = parent.token();
+            let ender = thread::spawn(move || {
+                drop(a);
+                parent_token.child().into_scope()
+            });
             let token = parent.token();
             let canceller = thread::spawn(move || token.cancel());
             drop(b);
-            ender.join().unwrap();
+            let late = ender.join().unwrap();
             assert!(canceller.join().unwrap());
             for t in [ta, tb] {
                 assert!(t.is_cancelled());
-                assert!(matches!(t.cause(), Some(Cause::Parent | Cause::ScopeExited)));
+                assert!(matches!(
+                    t.cause(),
+                    Some(Cause::Parent | Cause::ScopeExited)
+                ));
             }
+            assert_eq!(
+                late.token().cause(),
+                Some(Cause::Parent),
+                "a child in a reused place missed the cancel"
+            );
         },
         SCHEDULES,
     );
