@@ -123,12 +123,78 @@ fn drop_children(children: Box<Children>) {
 
 /// A managed node's children, weak (a child that is gone needs no cancel),
 /// each at the index it keeps in its `slot`: a child leaves its place when
-/// it drops, and the place is reused.
-#[derive(Default)]
+/// it drops, and the place is reused. Place 0 is inline, so a parent with
+/// one child at a time (a nested call's caller) makes one allocation.
 struct Children {
-    list: Vec<Weak<Node>>,
-    /// Indices of `list` whose child has dropped.
-    free: Vec<u32>,
+    first: Place,
+    /// Places 1 and up.
+    rest: Vec<Place>,
+    /// The first free place, `NO_PLACE` if none.
+    free: u32,
+}
+
+enum Place {
+    Child(Weak<Node>),
+    /// A place whose child dropped, and the next free one.
+    Free(u32),
+}
+
+const NO_PLACE: u32 = u32::MAX;
+
+impl Children {
+    fn new(first: Weak<Node>) -> Children {
+        Children {
+            first: Place::Child(first),
+            rest: Vec::new(),
+            free: NO_PLACE,
+        }
+    }
+
+    fn place(&mut self, index: u32) -> Option<&mut Place> {
+        match index {
+            0 => Some(&mut self.first),
+            _ => self.rest.get_mut(index as usize - 1),
+        }
+    }
+
+    /// Puts `child` in a free place, or a new one; its index.
+    fn add(&mut self, child: Weak<Node>) -> u32 {
+        let free = self.free;
+        if let Some(place) = self.place(free) {
+            let Place::Free(next) = *place else {
+                unreachable!("the free list holds only free places")
+            };
+            *place = Place::Child(child);
+            self.free = next;
+            return free;
+        }
+        self.rest.push(Place::Child(child));
+        // Never more live children than `u32` counts: each is an allocation
+        // of over 100 bytes.
+        u32::try_from(self.rest.len()).unwrap_or(NO_PLACE)
+    }
+
+    /// Frees the place at `index`.
+    fn remove(&mut self, index: u32) {
+        let free = self.free;
+        if let Some(place) = self.place(index) {
+            // The dropping child's `Weak`: freed under the parent's lock,
+            // which runs no user code.
+            *place = Place::Free(free);
+            self.free = index;
+        }
+    }
+
+    /// The children still in their places, in the order of their places.
+    fn into_list(self) -> Vec<Weak<Node>> {
+        std::iter::once(self.first)
+            .chain(self.rest)
+            .filter_map(|place| match place {
+                Place::Child(child) => Some(child),
+                Place::Free(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// `flags`: a managed node's tokio-util token exists.
@@ -210,17 +276,11 @@ impl Node {
             child.cause.record(Cause::Parent);
             return;
         }
-        let children = shared.children.get_or_insert_with(Box::default);
-        let slot = match children.free.pop() {
-            Some(slot) => {
-                children.list[slot as usize] = weak;
-                slot
-            }
+        let slot = match &mut shared.children {
+            Some(children) => children.add(weak),
             None => {
-                children.list.push(weak);
-                // Never more live children than `u32` counts: each is an
-                // allocation of over 100 bytes.
-                u32::try_from(children.list.len() - 1).unwrap_or(u32::MAX)
+                shared.children = Some(Box::new(Children::new(weak)));
+                0
             }
         };
         child.slot.store(slot, Ordering::Relaxed);
@@ -229,14 +289,8 @@ impl Node {
     /// Frees the place of the child at `slot`, which is dropping; nothing
     /// if a cancel has taken the list.
     fn remove_child(&self, slot: u32) {
-        let mut shared = self.lock_shared();
-        if let Some(children) = &mut shared.children {
-            if let Some(place) = children.list.get_mut(slot as usize) {
-                // The dropping child's `Weak`: freed under the lock, which
-                // runs no user code.
-                *place = Weak::new();
-                children.free.push(slot);
-            }
+        if let Some(children) = &mut self.lock_shared().children {
+            children.remove(slot);
         }
     }
 
@@ -441,7 +495,11 @@ impl Node {
 /// tree cannot overflow the stack).
 #[inline(never)]
 fn cancel_children(children: Children) {
-    let mut stack = vec![children.list.into_iter()];
+    let list = children.into_list();
+    if list.is_empty() {
+        return;
+    }
+    let mut stack = vec![list.into_iter()];
     while let Some(level) = stack.last_mut() {
         let Some(child) = level.next() else {
             stack.pop();
@@ -449,7 +507,7 @@ fn cancel_children(children: Children) {
         };
         if let Some(child) = child.upgrade() {
             if let (_, Some(grandchildren)) = child.cancel_managed(Cause::Parent) {
-                stack.push(grandchildren.list.into_iter());
+                stack.push(grandchildren.into_list().into_iter());
             }
         }
     }
@@ -463,11 +521,26 @@ mod tests {
         Origin::caller("test")
     }
 
+    /// Places in `node`'s list, free or not.
     fn list_len(node: &Node) -> usize {
         node.lock_shared()
             .children
             .as_ref()
-            .map_or(0, |children| children.list.len())
+            .map_or(0, |children| 1 + children.rest.len())
+    }
+
+    /// Children in `node`'s list that are still alive.
+    fn alive(node: &Node) -> usize {
+        let mut shared = node.lock_shared();
+        let Some(children) = shared.children.take() else {
+            return 0;
+        };
+        let list = std::iter::once(&children.first)
+            .chain(&children.rest)
+            .filter(|place| matches!(place, Place::Child(c) if c.strong_count() > 0))
+            .count();
+        shared.children = Some(children);
+        list
     }
 
     #[test]
@@ -499,15 +572,6 @@ mod tests {
         }
         // 100 live children and the one place each new child reused.
         assert_eq!(list_len(&parent), 101);
-        let alive = |node: &Node| {
-            let shared = node.lock_shared();
-            let children = shared.children.as_ref().unwrap();
-            children
-                .list
-                .iter()
-                .filter(|c| c.strong_count() > 0)
-                .count()
-        };
         assert_eq!(alive(&parent), 100);
         drop(live);
         assert_eq!(alive(&parent), 0);
