@@ -3,8 +3,8 @@
 //! imports none of the public handles (`Token`, `Scope`, `Registry`), which
 //! are built on it.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock, PoisonError, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError};
 use std::task::Waker;
 
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,10 @@ use crate::cause::{Cause, CauseCell};
 use crate::deadline::DeadlineCell;
 use crate::site::{Origin, Stamp};
 use crate::sync::{AtomicBool, AtomicU8, Mutex, MutexGuard};
-use std::sync::atomic::AtomicU32;
+
+mod children;
+
+use children::Children;
 
 /// The shared part of one token: our cause, origin, age and deadline, and
 /// a tokio-util token when something needs one.
@@ -119,82 +122,6 @@ impl Drop for Shared {
 #[inline(never)]
 fn drop_children(children: Box<Children>) {
     drop(children);
-}
-
-/// A managed node's children, weak (a child that is gone needs no cancel),
-/// each at the index it keeps in its `slot`: a child leaves its place when
-/// it drops, and the place is reused. Place 0 is inline, so a parent with
-/// one child at a time (a nested call's caller) makes one allocation.
-struct Children {
-    first: Place,
-    /// Places 1 and up.
-    rest: Vec<Place>,
-    /// The first free place, `NO_PLACE` if none.
-    free: u32,
-}
-
-enum Place {
-    Child(Weak<Node>),
-    /// A place whose child dropped, and the next free one.
-    Free(u32),
-}
-
-const NO_PLACE: u32 = u32::MAX;
-
-impl Children {
-    fn new(first: Weak<Node>) -> Children {
-        Children {
-            first: Place::Child(first),
-            rest: Vec::new(),
-            free: NO_PLACE,
-        }
-    }
-
-    fn place(&mut self, index: u32) -> Option<&mut Place> {
-        match index {
-            0 => Some(&mut self.first),
-            _ => self.rest.get_mut(index as usize - 1),
-        }
-    }
-
-    /// Puts `child` in a free place, or a new one; its index.
-    fn add(&mut self, child: Weak<Node>) -> u32 {
-        let free = self.free;
-        if let Some(place) = self.place(free) {
-            let Place::Free(next) = *place else {
-                unreachable!("the free list holds only free places")
-            };
-            *place = Place::Child(child);
-            self.free = next;
-            return free;
-        }
-        self.rest.push(Place::Child(child));
-        // Never more live children than `u32` counts: each is an allocation
-        // of over 100 bytes.
-        u32::try_from(self.rest.len()).unwrap_or(NO_PLACE)
-    }
-
-    /// Frees the place at `index`.
-    fn remove(&mut self, index: u32) {
-        let free = self.free;
-        if let Some(place) = self.place(index) {
-            // The dropping child's `Weak`: freed under the parent's lock,
-            // which runs no user code.
-            *place = Place::Free(free);
-            self.free = index;
-        }
-    }
-
-    /// The children still in their places, in the order of their places.
-    fn into_list(self) -> Vec<Weak<Node>> {
-        std::iter::once(self.first)
-            .chain(self.rest)
-            .filter_map(|place| match place {
-                Place::Child(child) => Some(child),
-                Place::Free(_) => None,
-            })
-            .collect()
-    }
 }
 
 /// `flags`: a managed node's tokio-util token exists.
@@ -514,126 +441,4 @@ fn cancel_children(children: Children) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn origin() -> Origin {
-        Origin::caller("test")
-    }
-
-    /// Places in `node`'s list, free or not.
-    fn list_len(node: &Node) -> usize {
-        node.lock_shared()
-            .children
-            .as_ref()
-            .map_or(0, |children| 1 + children.rest.len())
-    }
-
-    /// Children in `node`'s list that are still alive.
-    fn alive(node: &Node) -> usize {
-        let mut shared = node.lock_shared();
-        let Some(children) = shared.children.take() else {
-            return 0;
-        };
-        let list = std::iter::once(&children.first)
-            .chain(&children.rest)
-            .filter(|place| matches!(place, Place::Child(c) if c.strong_count() > 0))
-            .count();
-        shared.children = Some(children);
-        list
-    }
-
-    #[test]
-    fn a_deep_chain_is_cancelled_from_its_root_without_recursion() {
-        let root = Node::root(origin());
-        let mut chain = vec![root.clone()];
-        for _ in 0..200_000 {
-            let child = Node::child_of(chain.last().unwrap(), origin());
-            chain.push(child);
-        }
-        assert!(chain.iter().all(|node| !node.is_cancelled()));
-        assert!(root.cancel_with(Cause::Requested));
-        assert!(chain[1..]
-            .iter()
-            .all(|node| node.cause() == Some(Cause::Parent)));
-        // Dropped from the root down: each node's list holds weak entries.
-        drop(chain);
-    }
-
-    #[test]
-    fn a_child_leaves_its_parents_list_when_it_drops_and_its_place_is_reused() {
-        let parent = Node::root(origin());
-        let live: Vec<_> = (0..100)
-            .map(|_| Node::child_of(&parent, origin()))
-            .collect();
-        for _ in 0..100_000 {
-            let child = Node::child_of(&parent, origin());
-            child.cancel_with(Cause::ScopeExited);
-        }
-        // 100 live children and the one place each new child reused.
-        assert_eq!(list_len(&parent), 101);
-        assert_eq!(alive(&parent), 100);
-        drop(live);
-        assert_eq!(alive(&parent), 0);
-        let again: Vec<_> = (0..101)
-            .map(|_| Node::child_of(&parent, origin()))
-            .collect();
-        assert_eq!(list_len(&parent), 101, "freed places are reused");
-        parent.cancel_with(Cause::Requested);
-        assert!(again.iter().all(|c| c.cause() == Some(Cause::Parent)));
-        assert_eq!(list_len(&parent), 0);
-    }
-
-    #[test]
-    fn a_child_holding_the_last_handle_to_a_deep_chain_drops_it_without_recursion() {
-        let mut leaf = Node::root(origin());
-        for _ in 0..200_000 {
-            leaf = Node::child_of(&leaf, origin());
-        }
-        // Only the leaf is held: each node holds its parent.
-        drop(leaf);
-    }
-
-    #[test]
-    fn a_node_takes_104_bytes() {
-        // 96 before the tree; its parent pointer is paid for by the token's
-        // bare `OnceLock` (no enum), the slot sits in padding, and the
-        // children's box pointer is the 8 bytes more. The `tracing`
-        // feature's state comes on top.
-        let size = std::mem::size_of::<Node>() - std::mem::size_of::<crate::observe::NodeState>();
-        assert!(size <= 104, "{size}");
-    }
-
-    #[test]
-    fn a_child_of_a_cancelled_parent_is_born_cancelled() {
-        let parent = Node::root(origin());
-        parent.cancel_with(Cause::Deadline);
-        let child = Node::child_of(&parent, origin());
-        assert_eq!(child.cause(), Some(Cause::Parent));
-        assert!(child.ct().is_cancelled());
-        assert_eq!(list_len(&parent), 0);
-    }
-
-    #[test]
-    fn a_childs_own_cause_stands_when_its_parent_is_cancelled_later() {
-        let parent = Node::root(origin());
-        let child = Node::child_of(&parent, origin());
-        let grandchild = Node::child_of(&child, origin());
-        assert!(child.cancel_with(Cause::Requested));
-        assert_eq!(grandchild.cause(), Some(Cause::Parent));
-        parent.cancel_with(Cause::ScopeExited);
-        assert_eq!(child.cause(), Some(Cause::Requested));
-    }
-
-    #[test]
-    fn descendants_of_an_adopted_token_follow_its_source() {
-        let source = CancellationToken::new();
-        let adopted = Node::adopted(source.child_token(), origin());
-        let child = Node::child_of(&adopted, origin());
-        let grandchild = Node::child_of(&child, origin());
-        assert!(!child.is_managed() && !grandchild.is_managed());
-        source.cancel();
-        assert_eq!(grandchild.cause(), Some(Cause::Parent));
-        assert!(child.is_cancelled());
-    }
-}
+mod tests;
