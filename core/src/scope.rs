@@ -43,15 +43,21 @@ pub struct Scope {
     /// The way to the registry: this scope's own entry if `keyed`, else
     /// (a child of a keyed scope) only for counting spawned tasks.
     link: Option<Link>,
-    /// `link` is this scope's own entry, removed when it drops.
-    keyed: bool,
-    /// A collector recorded this scope: mark the node ended on drop.
-    tracked: bool,
-    /// Set by [`Run`] once it has seen the token cancelled and read its
-    /// cause: the drop then has nothing to record or cancel (saves a CAS and
-    /// a lock on every cancelled call).
-    cancel_seen: bool,
+    /// `KEYED`, `TRACKED`, `CANCEL_SEEN`. One byte without a niche rather
+    /// than three `bool`s: with a `bool`'s niche, `Result<Scope, _>` kept
+    /// its tag inside the scope, and the compiler moved the scope out of it
+    /// in odd pieces that stalled store forwarding on every keyed call.
+    flags: u8,
 }
+
+/// `flags`: `link` is this scope's own entry, removed when it drops.
+const KEYED: u8 = 1;
+/// `flags`: a collector recorded this scope: mark the node ended on drop.
+const TRACKED: u8 = 2;
+/// `flags`: set by [`Run`] once it has seen the token cancelled and read
+/// its cause: the drop then has nothing to record or cancel (saves a CAS
+/// and a lock on every cancelled call).
+const CANCEL_SEEN: u8 = 4;
 
 impl Scope {
     #[inline]
@@ -64,12 +70,11 @@ impl Scope {
     /// recorded when it starts waiting, not again when it gets its key.
     pub(crate) fn attached(node: Arc<Node>, link: Option<Link>, tracked: bool) -> Scope {
         crate::observe::started(&node, link.as_ref());
+        let keyed = if link.is_some() { KEYED } else { 0 };
         Scope {
             token: Token::from_node(node),
-            keyed: link.is_some(),
             link,
-            tracked,
-            cancel_seen: false,
+            flags: keyed | if tracked { TRACKED } else { 0 },
         }
     }
 
@@ -238,13 +243,20 @@ impl Scope {
     /// Takes the scope's link, and whether the scope unlinks through it
     /// when it drops (its own entry, not a child's task counter).
     pub(crate) fn take_link(&mut self) -> (Option<Link>, bool) {
-        (self.link.take(), std::mem::replace(&mut self.keyed, false))
+        let keyed = self.has(KEYED);
+        self.flags &= !KEYED;
+        (self.link.take(), keyed)
     }
 
     /// Sets a link the scope unlinks through when it drops.
     pub(crate) fn set_own_link(&mut self, link: Link) {
         self.link = Some(link);
-        self.keyed = true;
+        self.flags |= KEYED;
+    }
+
+    #[inline]
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
     }
 
     pub(crate) fn node(&self) -> &Arc<Node> {
@@ -260,7 +272,7 @@ impl Scope {
     /// [`Run`] calls this, after reading the cause of a cancellation it saw).
     pub(crate) fn mark_cancel_seen(&mut self) {
         debug_assert!(self.token.node.cause().is_some());
-        self.cancel_seen = true;
+        self.flags |= CANCEL_SEEN;
     }
 }
 
@@ -268,7 +280,7 @@ impl Drop for Scope {
     fn drop(&mut self) {
         // Order matters: cancel first, then unlink, so that a registry that no
         // longer holds the key implies the scope's token is cancelled.
-        if !self.cancel_seen {
+        if !self.has(CANCEL_SEEN) {
             let cause = if std::thread::panicking() {
                 Cause::Panicked
             } else {
@@ -276,9 +288,9 @@ impl Drop for Scope {
             };
             self.token.node.cancel_with(cause);
         }
-        let own_link = if self.keyed { self.link.as_ref() } else { None };
+        let own_link = if self.has(KEYED) { self.link.as_ref() } else { None };
         crate::observe::ended(&self.token.node, own_link);
-        if self.tracked {
+        if self.has(TRACKED) {
             self.unlink_tracked();
         } else {
             self.unlink();
@@ -292,12 +304,12 @@ impl Scope {
     /// the compiler copy it through the stack in pieces and read it back
     /// whole, a store-forwarding stall that cost ≈ 15 ns per keyed scope.
     fn unlink(&self) {
-        if let (Some(link), true) = (&self.link, self.keyed) {
+        if let (Some(link), true) = (&self.link, self.has(KEYED)) {
             // A superseded call ([`Run`] saw its cause, so it is cancel_seen)
             // skips the unlink: its slot already holds its replacement (the
             // cause is recorded only after the swap). Looked at only when
             // cancel_seen, so a normal exit pays nothing for it.
-            if !(self.cancel_seen && self.token.node.is_superseded()) {
+            if !(self.has(CANCEL_SEEN) && self.token.node.is_superseded()) {
                 link.unlink(&self.token.node, 0);
             }
         }
@@ -332,7 +344,7 @@ impl fmt::Debug for Scope {
             .field("name", &origin.name())
             .field("file", &origin.file())
             .field("line", &origin.line())
-            .field("keyed", &self.keyed)
+            .field("keyed", &self.has(KEYED))
             .field("cause", &self.token.cause())
             .finish()
     }
