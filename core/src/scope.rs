@@ -288,7 +288,11 @@ impl Drop for Scope {
             };
             self.token.node.cancel_with(cause);
         }
-        let own_link = if self.has(KEYED) { self.link.as_ref() } else { None };
+        let own_link = if self.has(KEYED) {
+            self.link.as_ref()
+        } else {
+            None
+        };
         crate::observe::ended(&self.token.node, own_link);
         if self.has(TRACKED) {
             self.unlink_tracked();
