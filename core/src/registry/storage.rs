@@ -215,6 +215,7 @@ impl<K: Key> Shard for ShardImpl<K> {
 pub(crate) struct Locked<'a, K> {
     pub(crate) hash: u64,
     pub(crate) shard: &'a Arc<ShardImpl<K>>,
+    // scoped-cancel-audit: allow(a lock held for one insert: the registry's own table, whose slots their Scopes remove)
     pub(crate) table: MutexGuard<'a, HashTable<Slot<K>>>,
 }
 
