@@ -188,6 +188,33 @@ fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> (bool, Arc<Flag>) {
     (ready, flag)
 }
 
+/// Polls `run` once while `canceller` (a thread that cancels its token)
+/// runs: either that poll already ends it, or the cancel woke the waker it
+/// parked (no lost wake-up) and the next poll ends it with `cause`.
+fn run_ends_with_its_cause<F>(run: F, canceller: thread::JoinHandle<bool>, cause: Cause)
+where
+    F: Future<Output = Result<(), scoped_cancel::Cancelled>>,
+{
+    let mut run = std::pin::pin!(run);
+    let (ready, flag) = poll_once(run.as_mut());
+    assert!(canceller.join().unwrap());
+    if ready {
+        return;
+    }
+    assert!(
+        flag.0.load(std::sync::atomic::Ordering::SeqCst),
+        "lost wake-up"
+    );
+    let waker = std::task::Waker::from(flag.clone());
+    match run
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&waker))
+    {
+        std::task::Poll::Ready(Err(e)) => assert_eq!(e.cause(), cause),
+        _ => panic!("a cancelled scope's run must end with its cause"),
+    }
+}
+
 /// A root scope's `Run` parks its waker in the node while another thread
 /// cancels the token: either the poll sees the cause, or the cancel wakes
 /// the parked waker (no lost wake-up), and the next poll returns the cause.
@@ -198,23 +225,8 @@ fn root_run_parking_racing_cancel() {
             let scope = scoped_cancel::Scope::root();
             let token = scope.token();
             let canceller = thread::spawn(move || token.cancel());
-            let mut run = std::pin::pin!(scope.run(std::future::pending::<()>()));
-            let (ready, flag) = poll_once(run.as_mut());
-            assert!(canceller.join().unwrap());
-            if !ready {
-                assert!(
-                    flag.0.load(std::sync::atomic::Ordering::SeqCst),
-                    "lost wake-up"
-                );
-                let waker = std::task::Waker::from(flag.clone());
-                let out = run
-                    .as_mut()
-                    .poll(&mut std::task::Context::from_waker(&waker));
-                match out {
-                    std::task::Poll::Ready(Err(e)) => assert_eq!(e.cause(), Cause::Requested),
-                    _ => panic!("a cancelled root scope's run must end with its cause"),
-                }
-            }
+            let run = scope.run(std::future::pending::<()>());
+            run_ends_with_its_cause(run, canceller, Cause::Requested);
         },
         SCHEDULES,
     );
@@ -283,23 +295,8 @@ fn child_run_parking_racing_parent_cancel() {
             let child = parent.child();
             let token = parent.token();
             let canceller = thread::spawn(move || token.cancel());
-            let mut run = std::pin::pin!(child.run(std::future::pending::<()>()));
-            let (ready, flag) = poll_once(run.as_mut());
-            assert!(canceller.join().unwrap());
-            if !ready {
-                assert!(
-                    flag.0.load(std::sync::atomic::Ordering::SeqCst),
-                    "lost wake-up"
-                );
-                let waker = std::task::Waker::from(flag.clone());
-                let out = run
-                    .as_mut()
-                    .poll(&mut std::task::Context::from_waker(&waker));
-                match out {
-                    std::task::Poll::Ready(Err(e)) => assert_eq!(e.cause(), Cause::Parent),
-                    _ => panic!("a child scope's run must end when its parent is cancelled"),
-                }
-            }
+            let run = child.run(std::future::pending::<()>());
+            run_ends_with_its_cause(run, canceller, Cause::Parent);
         },
         SCHEDULES,
     );
