@@ -49,7 +49,7 @@ pin_project! {
         deadline: Option<Pin<Box<Sleep>>>,
         // Waits for a foreign (adopted) scope's token; a managed node's
         // `Run` parks its waker in the node instead (`Ambient::parked`),
-        // see `node.rs`.
+        // see `node/mod.rs`.
         #[pin]
         waiter: Option<WaitForCancellationFutureOwned>,
         timer: Option<Timer>,
