@@ -22,10 +22,7 @@ impl XorShift {
 }
 
 fn iterations() -> usize {
-    std::env::var("SCOPED_CANCEL_STRESS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+    scoped_cancel_support::stress_iterations(20_000)
 }
 
 /// `cancel` returns `true` exactly for the cancellations it caused, and

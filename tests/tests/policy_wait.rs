@@ -11,10 +11,7 @@ use std::time::Duration;
 use scoped_cancel::{Cause, EnterError, Registry, Scope};
 
 fn iterations() -> usize {
-    std::env::var("SCOPED_CANCEL_STRESS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000)
+    scoped_cancel_support::stress_iterations(2_000)
 }
 
 /// Polls once with a waker that does nothing.
