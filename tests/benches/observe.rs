@@ -13,7 +13,7 @@ mod common;
 use std::fmt;
 use std::hint::black_box;
 
-use common::{ns_per, paired, print_table, Options, Row};
+use common::{paired, print_table, timed, Options, Row};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use scoped_cancel::{scoped_cancel, Cancelled, Registry};
 use tracing::field::{Field, Visit};
@@ -67,19 +67,6 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Format {
         attrs.record(&mut text);
         black_box(text.0);
     }
-}
-
-macro_rules! timed {
-    ($rt:expr, $n:expr, |$i:ident| $future:expr) => {{
-        let n = $n;
-        ns_per(n, || {
-            $rt.block_on(async {
-                for $i in 0..n as u64 {
-                    let _ = black_box(common::call($future).await);
-                }
-            })
-        })
-    }};
 }
 
 fn main() {

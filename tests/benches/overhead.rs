@@ -13,28 +13,10 @@ use std::hint::black_box;
 use std::sync::mpsc;
 
 use common::calls::{self, Naive, REG};
-use common::{ns_per, paired, print_table, Options, Row};
+use common::{ns_per, paired, print_table, timed, Options, Row};
 use scoped_cancel::testing::Collector;
 use scoped_cancel::Scope;
 use tokio_util::sync::CancellationToken;
-
-/// Times `n` sequential calls inside one `block_on`: ns per call. Each
-/// call's future is polled through [`common::call`], whose poll is never
-/// inlined into the timing loop: ours and the hand-written code are then
-/// compiled alike, whatever number of cases share a fn (inlining decisions
-/// otherwise moved single cases by ±10 %).
-macro_rules! timed {
-    ($rt:expr, $n:expr, |$i:ident| $future:expr) => {{
-        let n = $n;
-        ns_per(n, || {
-            $rt.block_on(async {
-                for $i in 0..n as u64 {
-                    let _ = black_box(common::call($future).await);
-                }
-            })
-        })
-    }};
-}
 
 /// A thread that attaches a collector to itself on request: what a test
 /// running in parallel looks like to this thread.

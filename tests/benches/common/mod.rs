@@ -262,3 +262,24 @@ pub fn perf_window(enable: bool) {
         }
     }
 }
+
+/// Times `n` sequential calls inside one `block_on`: ns per call. Each
+/// call's future is polled through [`call`], whose poll is never
+/// inlined into the timing loop: ours and the hand-written code are then
+/// compiled alike, whatever number of cases share a fn (inlining decisions
+/// otherwise moved single cases by ±10 %).
+#[allow(unused_macros)]
+macro_rules! timed {
+    ($rt:expr, $n:expr, |$i:ident| $future:expr) => {{
+        let n = $n;
+        $crate::common::ns_per(n, || {
+            $rt.block_on(async {
+                for $i in 0..n as u64 {
+                    let _ = ::std::hint::black_box($crate::common::call($future).await);
+                }
+            })
+        })
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use timed;
