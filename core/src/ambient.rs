@@ -11,11 +11,20 @@
 //!
 //! No user code runs while the slot is emptied for reading: readers take
 //! the handle out, make a child or a clone of it, and put it back.
+//!
+//! A second slot holds the registry link of the innermost *keyed* scope
+//! being polled (or of a child of one that has it): a `Run` whose scope
+//! has a link moves it into the slot for each poll of its body, and back.
+//! Tasks started from inside ([`Scope::spawn`](crate::Scope::spawn), a
+//! [`TaskGroup`](crate::TaskGroup)) find there the registry that counts
+//! them, so its `shutdown` waits for them; a scope without a link leaves
+//! the slot alone, so nested anonymous scopes keep their keyed ancestor's.
 
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
+use crate::link::Link;
 use crate::node::Node;
 use crate::site::Origin;
 
@@ -25,6 +34,9 @@ thread_local! {
     /// access the check for a registered destructor.
     static CURRENT: ManuallyDrop<Cell<Option<Arc<Node>>>> =
         const { ManuallyDrop::new(Cell::new(None)) };
+    /// The link of the innermost keyed scope being polled; like `CURRENT`,
+    /// it holds something only during a poll.
+    static TASKS: ManuallyDrop<Cell<Option<Link>>> = const { ManuallyDrop::new(Cell::new(None)) };
 }
 
 /// Exchanges the slot's content with `handle`'s.
@@ -85,5 +97,42 @@ pub(crate) fn current() -> Option<Arc<Node>> {
     CURRENT.with(|slot| {
         let current = Refill(slot, slot.take());
         current.1.clone()
+    })
+}
+
+/// While alive, `link` (a scope's registry link, moved out of the scope)
+/// is in the task-counting slot; on drop, also while unwinding, it is moved
+/// back. Nothing happens for a scope without a link.
+pub(crate) struct EnteredLink<'a>(Option<&'a Cell<Option<Link>>>);
+
+impl<'a> EnteredLink<'a> {
+    #[inline]
+    pub(crate) fn new(link: &'a mut Option<Link>) -> EnteredLink<'a> {
+        if link.is_none() {
+            return EnteredLink(None);
+        }
+        let link = Cell::from_mut(link);
+        TASKS.with(|slot| slot.swap(link));
+        EnteredLink(Some(link))
+    }
+}
+
+impl Drop for EnteredLink<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(link) = self.0 {
+            TASKS.with(|slot| slot.swap(link));
+        }
+    }
+}
+
+/// A handle for a task started now: the link of the innermost keyed scope
+/// being polled (see the module docs), if any.
+pub(crate) fn tasks_link() -> Option<Link> {
+    TASKS.with(|slot| {
+        let link = slot.take();
+        let handle = link.as_ref().map(Link::for_child);
+        slot.set(link);
+        handle
     })
 }

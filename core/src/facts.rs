@@ -1,6 +1,7 @@
 //! What every report says about one scope, whichever report lists it.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cause::Cause;
@@ -16,6 +17,8 @@ pub(crate) struct Facts {
     pub(crate) line: u32,
     pub(crate) age: Duration,
     pub(crate) cause: Option<Cause>,
+    /// The reason of the cancel that reached it, if one was given.
+    pub(crate) reason: Option<Arc<str>>,
 }
 
 impl Facts {
@@ -28,6 +31,7 @@ impl Facts {
             line: node.origin.line(),
             age: node.born.age(),
             cause: node.cause(),
+            reason: node.reason(),
         }
     }
 
@@ -45,6 +49,7 @@ impl Facts {
             .field("line", &self.line)
             .field("age", &self.age)
             .field("cause", &self.cause)
+            .field("reason", &self.reason)
             .finish()
     }
 
@@ -60,9 +65,20 @@ impl Facts {
             write!(f, " (key {key})")?;
         }
         write!(f, " at {}:{}, age {:.1?}, ", self.file, self.line, self.age)?;
-        match &self.cause {
-            None => f.write_str("live"),
-            Some(cause) => write!(f, "cancelled ({cause}) but not ended"),
-        }
+        write_state(f, self.cause, self.reason.as_deref())
+    }
+}
+
+/// `live`, or `cancelled (cause: reason) but not ended`: a scope's state in
+/// every report.
+pub(crate) fn write_state(
+    f: &mut fmt::Formatter<'_>,
+    cause: Option<Cause>,
+    reason: Option<&str>,
+) -> fmt::Result {
+    match (cause, reason) {
+        (None, _) => f.write_str("live"),
+        (Some(cause), None) => write!(f, "cancelled ({cause}) but not ended"),
+        (Some(cause), Some(reason)) => write!(f, "cancelled ({cause}: {reason}) but not ended"),
     }
 }

@@ -58,28 +58,48 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Layers, bottom up; each imports only from the layers below it (a test,
+// `tests/tests/layers.rs`, fails on any import cycle across modules):
+//
+// 1. `sync`, `cause`, `needs_tokio`: primitives (std's or shuttle's), the
+//    one table of causes.
+// 2. `deadline`, `site`: a deadline in one word; where a scope was made.
+// 3. `node`: the shared state behind a token: the tree, the callbacks on
+//    cancel (children, `after_cancel`, links, end hooks), reasons.
+// 4. `link`: the type-erased way from a scope back to its registry entry.
+// 5. `facts`, `ambient`, `live`, `observe`: what reports say about a node;
+//    the current scope; live-scope tracking; tracing and metrics hooks.
+// 6. `token`, `scope`, `run`, `race`, `after_cancel`, `shield`: the public
+//    handles and the one race of a body against its scope.
+// 7. `registry`, `storable`, `from_cancelled`, `group`: keyed scopes, task
+//    groups.
+// 8. `testing`, `watchdog`, `dump`, `tower`, `__private`: built on all the
+//    above.
+mod after_cancel;
 mod ambient;
 mod cause;
 mod deadline;
-mod end_hook;
 mod facts;
 mod from_cancelled;
+mod link;
 mod needs_tokio;
 mod node;
 mod observe;
+mod race;
 mod registry;
 mod run;
 mod scope;
+mod shield;
 mod site;
 mod storable;
 mod sync;
 mod token;
-mod tracking;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
+pub use after_cancel::AfterCancel;
 pub use cause::{Cancelled, Cause};
 pub use from_cancelled::FromCancelled;
 pub use registry::{
@@ -87,6 +107,7 @@ pub use registry::{
 };
 pub use run::Run;
 pub use scope::Scope;
+pub use shield::{shield, Shield};
 pub use storable::Storable;
 pub use token::{Scoped, Token, Unscoped, UnscopedTokenCannotCrossThreads_CallIntoScopeFirst};
 
@@ -94,6 +115,7 @@ pub use token::{Scoped, Token, Unscoped, UnscopedTokenCannotCrossThreads_CallInt
 pub use tokio_util;
 
 pub mod dump;
+pub mod live;
 pub mod testing;
 pub mod watchdog;
 
@@ -106,7 +128,8 @@ pub mod watchdog;
 /// `scoped_cancel_watchdog_overdue_total{name}` (counter). `name` is the
 /// scope's (static) name and `cause` the snake_case of its [`Cause`]
 /// (`requested`, `deadline`, `parent`, `scope_exited`, `panicked`,
-/// `shutdown`, `expired`); keys never become labels.
+/// `shutdown`, `expired`, `superseded`, `sibling_failed`, `linked`); keys never
+/// become labels.
 ///
 /// Handles are registered once per site, with the recorder current at the
 /// site's first scope: install the recorder before the first scope runs.
@@ -241,14 +264,16 @@ pub mod tower;
 ///     lookup().await  // a child of this call: cancelled with it
 /// }
 ///
-/// assert_eq!(handler().await.unwrap_err().cause(), Cause::Parent);
+/// // The nested call's error says why its caller was cancelled (its own
+/// // token reads `Cause::Parent`).
+/// assert_eq!(handler().await.unwrap_err().cause(), Cause::Requested);
 /// # }
 /// ```
 ///
 /// `parent = ..` names the parent explicitly instead. Cancelling it (or
-/// ending its scope) ends the call with [`Cause::Parent`]. A tokio-util
-/// `CancellationToken` becomes a parent through a scope:
-/// `Token::adopt(&ct).into_scope()`.
+/// ending its scope) ends the call, whose `Cancelled` carries the parent's
+/// cause. A tokio-util `CancellationToken` becomes a parent through a
+/// scope: `Token::adopt(&ct).into_scope()`.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -263,7 +288,7 @@ pub mod tower;
 /// let request = Scope::root();
 /// request.cancel();
 /// let out = lookup(&request.token()).await;
-/// assert_eq!(out.unwrap_err().cause(), Cause::Parent);
+/// assert_eq!(out.unwrap_err().cause(), Cause::Requested);
 /// # }
 /// ```
 ///
@@ -309,7 +334,8 @@ pub mod tower;
 /// enabled, and ends the call with [`Cause::Deadline`]. From that first poll
 /// the body reads it with [`Token::deadline`] / [`Token::remaining`]; it is
 /// never later than a deadline the call inherited from its caller, which
-/// ends the call (with [`Cause::Parent`]) when it passes first.
+/// ends the call (with the caller's [`Cause::Deadline`]) when it passes
+/// first.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
@@ -449,7 +475,7 @@ pub mod tower;
 ///   `timeout` counts from the call's start, so time in the queue is part
 ///   of it and a call still queued at its deadline returns
 ///   [`Cause::Deadline`]; a cancelled `parent` ends a queued call with
-///   [`Cause::Parent`]; `shutdown` refuses queued calls with
+///   the parent's cause; `shutdown` refuses queued calls with
 ///   [`Cause::ShuttingDown`]. A dropped call leaves the queue.
 ///
 /// ```

@@ -92,7 +92,7 @@ pub fn run<F: Future>(
     timeout: Option<Duration>,
     cooperative: bool,
 ) -> Run<F> {
-    Run::new(scope, body, timeout.map(Timer::After), cooperative)
+    Run::new(scope, body, timeout.and_then(Timer::after), cooperative)
 }
 
 /// The value a cancelled call returns.

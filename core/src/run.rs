@@ -7,12 +7,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use tokio::time::Instant;
 
 use crate::ambient::{swap, Entered};
-use crate::cause::{Cancelled, Cause};
+use crate::cause::Cancelled;
 use crate::node::Node;
+use crate::race::Watch;
 use crate::scope::Scope;
 
 /// A deadline not armed yet: relative ones start at the first poll.
@@ -26,6 +26,12 @@ pub(crate) enum Timer {
 impl Timer {
     pub(crate) fn at(deadline: Instant) -> Timer {
         Timer::At(crate::deadline::encode(deadline))
+    }
+
+    /// A timeout, or none for one no clock can reach (`Duration::MAX`
+    /// means "no limit").
+    pub(crate) fn after(timeout: Duration) -> Option<Timer> {
+        (timeout != Duration::MAX).then_some(Timer::After(timeout))
     }
 }
 
@@ -41,19 +47,18 @@ pin_project! {
     pub struct Run<F> {
         #[pin]
         body: Body<F>,
-        // Boxed: tokio's `Sleep` is large, and every call's future
-        // (and every spawned job's task) would carry it even without a
-        // timeout. Made when the body first waits: a timed call whose body
-        // finishes in its first poll pays for no timer at all, and one that
-        // waits pays one allocation next to the timer registration.
-        deadline: Option<Pin<Box<Sleep>>>,
-        // Waits for a foreign (adopted) scope's token; a managed node's
-        // `Run` parks its waker in the node instead (`Ambient::parked`),
-        // see `node/mod.rs`.
-        #[pin]
-        waiter: Option<WaitForCancellationFutureOwned>,
+        watch: Watch,
         timer: Option<Timer>,
         scope: Scope,
+    }
+
+    impl<F> PinnedDrop for Run<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Before the body and the scope drop: the scope's end then has
+            // no waker to wake, and the node does not keep the task alive.
+            let this = this.project();
+            this.watch.unpark(this.scope.node());
+        }
     }
 }
 
@@ -82,16 +87,13 @@ pin_project! {
     }
 }
 
-/// What a [`Body`] swaps in, and three flags that fit in its padding
-/// (moving `cooperative` here keeps `Run` from growing by a word for
-/// `finished`). Only ever a field of a `Body`.
+/// What a [`Body`] swaps in, and two flags that fit in its padding. Only
+/// ever a field of a `Body`.
 struct Ambient {
     handle: Option<Arc<Node>>,
     cooperative: bool,
     /// The body returned `Ready`.
     finished: bool,
-    /// A managed scope's waker is parked in its node (`Node::park`).
-    parked: bool,
 }
 
 impl Drop for Ambient {
@@ -99,13 +101,6 @@ impl Drop for Ambient {
         // Undoes the swap of `Body`'s drop, which has run just before.
         if !self.finished {
             swap(&mut self.handle);
-        }
-        // Before the scope (a later field of `Run`) drops: its end then
-        // has no waker to wake, and the node does not keep the task alive.
-        if self.parked {
-            if let Some(node) = &self.handle {
-                node.unpark();
-            }
         }
     }
 }
@@ -119,23 +114,12 @@ impl<F: Future> Run<F> {
                     handle: Some(scope.node().clone()),
                     cooperative,
                     finished: false,
-                    parked: false,
                 },
             },
-            deadline: None,
-            waiter: None,
+            watch: Watch::new(),
             timer,
             scope,
         }
-    }
-
-    /// The error for a cancellation this future saw; the token is cancelled
-    /// and, once its cause is read here, cancel_seen: the scope's drop can skip
-    /// recording and cancelling.
-    fn cancelled(scope: &mut Scope) -> Cancelled {
-        let cause = scope.node().cause().unwrap_or(Cause::Parent);
-        scope.mark_cancel_seen();
-        Cancelled::new(cause)
     }
 }
 
@@ -143,92 +127,55 @@ impl<F: Future> Future for Run<F> {
     type Output = Result<F::Output, Cancelled>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         // Armed on the first poll: a timeout counts from when the call
         // starts, and the scope's deadline is set at that moment, before the
         // body first runs and may read it. The timer itself is made only if
-        // the body does not finish in this poll (below).
-        let arm = this.timer.take().and_then(|timer| {
-            crate::needs_tokio::runtime(
-                "a deadline (`Scope::run_timeout`, `Scope::run_deadline`, `#[scoped_cancel(timeout = ..)]`)",
-                "with time enabled, for its timer",
-            );
-            // One centuries away (overflowing `Instant`) never fires.
-            let at = match timer {
-                Timer::After(timeout) => Instant::now().checked_add(timeout),
-                Timer::At(at) => Some(crate::deadline::decode(at)),
-            };
-            if let Some(at) = at {
-                this.scope.node().lower_deadline(at);
-            }
-            at
-        });
-        // Biased: the body goes first, so finished work is never thrown away.
+        // the body waits (`race.rs`).
+        if let Some(timer) = this.timer.take() {
+            arm(this.scope, this.watch, timer);
+        }
         let body = this.body.project();
-        let polled = {
+        let cooperative = body.ambient.cooperative;
+        let (node, link) = this.scope.node_and_link();
+        let raced = this.watch.race(node, link, cooperative, cx, |cx| {
             let _current = Entered::new(&mut body.ambient.handle);
             body.fut.poll(cx)
-        };
-        if let Poll::Ready(out) = polled {
-            body.ambient.finished = true;
-            return Poll::Ready(Ok(out));
-        }
-        let cooperative = body.ambient.cooperative;
-        if !cooperative {
-            let node = this.scope.node();
-            if node.is_managed() {
-                // A root or a managed child: only `cancel_with` cancels it
-                // (its own or its parent's), after recording the cause,
-                // then wakes the parked waker. Not cancel_seen: the
-                // canceller may still be between recording and cancelling,
-                // so the scope's drop makes sure the token is cancelled
-                // before it unlinks. Already cancelled: return without
-                // parking (a lock, a waker clone, and the same to unpark).
-                if let Some(cause) = node.recorded_cause() {
-                    return Poll::Ready(Err(Cancelled::new(cause)));
+        });
+        match raced {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(out)) => {
+                body.ambient.finished = true;
+                this.watch.unpark(this.scope.node());
+                Poll::Ready(Ok(out))
+            }
+            Poll::Ready(Err(ended)) => {
+                this.watch.unpark(this.scope.node());
+                if ended.by_deadline {
+                    this.scope.mark_cancel_seen();
                 }
-                body.ambient.parked = true;
-                if let Some(cause) = node.park(cx.waker()) {
-                    return Poll::Ready(Err(Cancelled::new(cause)));
-                }
-            } else {
-                if this.waiter.is_none() {
-                    // A cause already recorded (cancelled before the body
-                    // could finish): return without the waiter (a token
-                    // clone and two locks). Not cancel_seen, as above.
-                    if let Some(cause) = node.recorded_cause() {
-                        return Poll::Ready(Err(Cancelled::new(cause)));
-                    }
-                    // Created lazily: a body that is ready at once never pays for it.
-                    let ct = node.ct().clone();
-                    this.waiter.set(Some(ct.cancelled_owned()));
-                }
-                if let Some(waiter) = this.waiter.as_mut().as_pin_mut() {
-                    if waiter.poll(cx).is_ready() {
-                        return Poll::Ready(Err(Self::cancelled(this.scope)));
-                    }
-                }
+                Poll::Ready(Err(ended.cancelled))
             }
         }
-        if let Some(at) = arm {
-            // The body waits: now the deadline needs a timer.
-            *this.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
-        }
-        let expired = match this.deadline.as_mut() {
-            Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
-            None => false,
-        };
-        if expired {
-            *this.deadline = None;
-            this.scope.node().cancel_with(Cause::Deadline);
-            if !cooperative {
-                return Poll::Ready(Err(Self::cancelled(this.scope)));
-            }
-            // Cooperative: the body watches the token, which was just
-            // cancelled, and runs on until it notices.
-        }
-        Poll::Pending
     }
+}
+
+/// Sets the scope's deadline from `timer` at the first poll.
+#[cold]
+fn arm(scope: &Scope, watch: &mut Watch, timer: Timer) {
+    crate::needs_tokio::runtime(
+        "a deadline (`Scope::run_timeout`, `Scope::run_deadline`, `#[scoped_cancel(timeout = ..)]`)",
+        "with time enabled, for its timer",
+    );
+    // One centuries away (overflowing `Instant`) never fires.
+    let at = match timer {
+        Timer::After(timeout) => Instant::now().checked_add(timeout),
+        Timer::At(at) => Some(crate::deadline::decode(at)),
+    };
+    if let Some(at) = at {
+        scope.node().lower_deadline(at);
+    }
+    watch.set_deadline(at);
 }
 
 #[cfg(test)]

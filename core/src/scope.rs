@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::cause::{Cancelled, Cause};
-use crate::node::Node;
-use crate::registry::link::{Link, TaskGuard};
+use crate::link::{Link, TaskGuard};
+use crate::node::{Deferred, Node};
 use crate::run::{Run, Timer};
 use crate::site::Origin;
 use crate::token::{Scoped, Token};
@@ -62,7 +62,7 @@ const CANCEL_SEEN: u8 = 4;
 impl Scope {
     #[inline]
     pub(crate) fn new(node: Arc<Node>, link: Option<Link>) -> Scope {
-        let tracked = crate::tracking::attach(&node, link.as_ref());
+        let tracked = crate::live::attach(&node, || link.as_ref().map(Link::key_ref));
         Scope::attached(node, link, tracked)
     }
 
@@ -116,8 +116,12 @@ impl Scope {
     pub fn child_named(&self, name: &'static str) -> Scope {
         let mut child = Scope::under(Some(&self.token.node), Origin::caller(name));
         // A child of a keyed scope (or of such a child) counts the tasks
-        // spawned from it in the same registry.
-        child.link = self.link.as_ref().map(Link::for_child);
+        // spawned from it in the same registry; so does one made while a
+        // keyed scope's body is polled (`ambient.rs`).
+        child.link = match &self.link {
+            Some(link) => Some(link.for_child()),
+            None => crate::ambient::tasks_link(),
+        };
         child
     }
 
@@ -130,7 +134,79 @@ impl Scope {
     /// a keyed scope keeps its key until it is dropped. `false` if the token
     /// was already cancelled.
     pub fn cancel(&self) -> bool {
-        self.token.node.cancel_with(Cause::Requested)
+        self.cancel_as(Cause::Requested, None)
+    }
+
+    /// [`Scope::cancel`] with a reason: readers of the token
+    /// ([`Token::reason`]), of the `Cancelled` the call returns
+    /// ([`Cancelled::reason`]) and of reports see it, and so do the scopes
+    /// below this one that the cancel reaches. The first cancel wins, with
+    /// its reason (or lack of one): `false` if the token was already
+    /// cancelled, and then `reason` is dropped.
+    ///
+    /// A reason is for people (logs, reports, a support bundle), never a
+    /// metric label.
+    ///
+    /// ```
+    /// use scoped_cancel::{Cause, Scope};
+    ///
+    /// let job = Scope::root();
+    /// let step = job.child();
+    /// assert!(job.cancel_with_reason("the customer closed the order"));
+    /// assert!(!job.cancel_with_reason("too late"));
+    /// let token = step.token();
+    /// assert_eq!(token.cause(), Some(Cause::Parent));
+    /// assert_eq!(token.reason().as_deref(), Some("the customer closed the order"));
+    /// ```
+    pub fn cancel_with_reason(&self, reason: impl Into<Arc<str>>) -> bool {
+        self.cancel_as(Cause::Requested, Some(reason.into()))
+    }
+
+    /// Cancels this scope with `cause` (and `reason`), telling the
+    /// observability hooks when this call won.
+    pub(crate) fn cancel_as(&self, cause: Cause, reason: Option<Arc<str>>) -> bool {
+        let node = &self.token.node;
+        let won = match reason {
+            None => node.cancel_with(cause),
+            Some(reason) => node.cancel_with_reason(cause, reason),
+        };
+        if won {
+            crate::observe::cancelled(node, cause, || self.own_link()?.key_text(node));
+        }
+        won
+    }
+
+    /// Also cancels this scope, with [`Cause::Linked`], when `other` is
+    /// cancelled (at once if it already is): one way, as .NET's linked
+    /// token sources. The link ends with this scope: when this scope is
+    /// cancelled or ends, nothing of it is left in `other`.
+    ///
+    /// ```
+    /// use scoped_cancel::{Cause, Scope};
+    ///
+    /// let server = Scope::root();          // shuts down with the server
+    /// let request = Scope::root();         // ends with the request
+    /// request.link(&server.token());
+    /// drop(server);
+    /// assert_eq!(request.token().cause(), Some(Cause::Linked));
+    /// ```
+    pub fn link<S>(&self, other: &Token<S>) {
+        let this = Arc::downgrade(&self.token.node);
+        let Some(index) = other.node.listen(Box::new(move |_| {
+            if let Some(node) = this.upgrade() {
+                if node.cancel_with(Cause::Linked) {
+                    crate::observe::cancelled(&node, Cause::Linked, || None);
+                }
+            }
+        })) else {
+            return; // `other` was cancelled: this scope is too, now.
+        };
+        let other = other.node.clone();
+        // Unregistered when this scope is cancelled, at the latest when it
+        // ends (at once if it is cancelled already).
+        let _ = self.token.node.listen(Box::new(move |_| {
+            other.unlisten(index);
+        }));
     }
 
     /// `true` once this scope's token is cancelled.
@@ -174,10 +250,13 @@ impl Scope {
     /// From the first poll, the scope's [`Token::deadline`] is the earlier
     /// of that moment plus `timeout` and the deadline it inherited: a
     /// longer timeout never extends a caller's budget. (The inherited
-    /// deadline is enforced by the scope that set it, which ends this one
-    /// with [`Cause::Parent`].)
+    /// deadline is enforced by the scope that set it, whose cancel ends
+    /// this one: its token reads [`Cause::Parent`], its call's `Cancelled`
+    /// [`Cause::Deadline`].) `Duration::MAX` means no timeout (and
+    /// needs no runtime); any other timeout past what the clock can count
+    /// never fires.
     pub fn run_timeout<F: Future>(self, timeout: Duration, fut: F) -> Run<F> {
-        Run::new(self, fut, Some(Timer::After(timeout)), false)
+        Run::new(self, fut, Timer::after(timeout), false)
     }
 
     /// [`Scope::run`] with an absolute deadline on tokio's clock: for a
@@ -231,7 +310,7 @@ impl Scope {
     {
         crate::needs_tokio::runtime("`Scope::spawn`", "to spawn the task");
         let child = self.child_named("Scope::spawn");
-        let task = self.link.as_ref().map(TaskGuard::new);
+        let task = child.link.as_ref().map(TaskGuard::new);
         tokio::spawn(async move {
             let out = child.run(fut).await;
             drop(task);
@@ -239,19 +318,48 @@ impl Scope {
         })
     }
 
-    /// The registry link (or end hook, see [`Scope::on_end`]) run at drop.
-    /// Takes the scope's link, and whether the scope unlinks through it
-    /// when it drops (its own entry, not a child's task counter).
-    pub(crate) fn take_link(&mut self) -> (Option<Link>, bool) {
-        let keyed = self.has(KEYED);
-        self.flags &= !KEYED;
-        (self.link.take(), keyed)
+    /// Attaches `hook`, run once when this scope's guard drops: after its
+    /// token is cancelled and after its registry entry (if any) is removed.
+    ///
+    /// Cancelling the token while the guard lives ([`Scope::cancel`],
+    /// [`Registry::cancel`](crate::Registry::cancel), a parent) does not run
+    /// it: only the guard's end does, on every exit path (return, `?`, panic,
+    /// the future dropped). For work that must follow the cancel itself,
+    /// see [`Token::after_cancel`]. Hooks run in the order they were added.
+    /// A hook runs inside `Drop`, possibly while unwinding, so it must be
+    /// quick (hand slow work to a task); one that panics does not stop the
+    /// others, and its panic is raised after them (dropped if the thread is
+    /// already unwinding).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use scoped_cancel::Scope;
+    ///
+    /// let released = Arc::new(AtomicBool::new(false));
+    /// let flag = released.clone();
+    /// let scope = Scope::root().on_end(move || flag.store(true, Ordering::SeqCst));
+    /// let token = scope.token();
+    ///
+    /// scope.cancel();                       // cancelled, guard still alive
+    /// assert!(!released.load(Ordering::SeqCst));
+    /// drop(scope);                          // the guard's end runs the hook
+    /// assert!(released.load(Ordering::SeqCst) && token.is_cancelled());
+    /// ```
+    pub fn on_end<F: FnOnce() + Send + 'static>(self, hook: F) -> Scope {
+        self.token.node.on_end(Box::new(hook));
+        self
     }
 
-    /// Sets a link the scope unlinks through when it drops.
-    pub(crate) fn set_own_link(&mut self, link: Link) {
-        self.link = Some(link);
-        self.flags |= KEYED;
+    /// This scope's own registry entry's link, if it is keyed.
+    fn own_link(&self) -> Option<&Link> {
+        self.link.as_ref().filter(|_| self.has(KEYED))
+    }
+
+    /// The node, and the link a race moves into the task-counting slot
+    /// while it polls its body.
+    pub(crate) fn node_and_link(&mut self) -> (&Arc<Node>, &mut Option<Link>) {
+        (&self.token.node, &mut self.link)
     }
 
     #[inline]
@@ -279,26 +387,29 @@ impl Scope {
 impl Drop for Scope {
     fn drop(&mut self) {
         // Order matters: cancel first, then unlink, so that a registry that no
-        // longer holds the key implies the scope's token is cancelled.
+        // longer holds the key implies the scope's token is cancelled. A
+        // callback that panics in the cancel does so after the unlink.
+        let mut deferred = Deferred::none();
         if !self.has(CANCEL_SEEN) {
             let cause = if std::thread::panicking() {
                 Cause::Panicked
             } else {
                 Cause::ScopeExited
             };
-            self.token.node.cancel_with(cause);
+            let (won, panic) = self.token.node.cancel_deferred(cause, None);
+            deferred = panic;
+            if won && cause == Cause::Panicked {
+                self.observe_panicked();
+            }
         }
-        let own_link = if self.has(KEYED) {
-            self.link.as_ref()
-        } else {
-            None
-        };
-        crate::observe::ended(&self.token.node, own_link);
+        crate::observe::ended(&self.token.node, self.own_link());
         if self.has(TRACKED) {
             self.unlink_tracked();
         } else {
             self.unlink();
         }
+        self.token.node.run_end_hooks(&mut deferred);
+        deferred.finish();
     }
 }
 
@@ -317,6 +428,14 @@ impl Scope {
                 link.unlink(&self.token.node, 0);
             }
         }
+    }
+
+    /// A scope unwound by a panic is a cancel worth an event.
+    #[cold]
+    #[inline(never)]
+    fn observe_panicked(&self) {
+        let node = &self.token.node;
+        crate::observe::cancelled(node, Cause::Panicked, || self.own_link()?.key_text(node));
     }
 
     /// [`Scope::unlink`], then marks the node ended for leak reports, also

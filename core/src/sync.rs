@@ -1,15 +1,16 @@
-//! The synchronisation primitives the registry's protocol rests on, swapped
+//! The synchronisation primitives the crate's protocols rest on, swapped
 //! for shuttle's under `--cfg shuttle` so that the model tests in
-//! `core/tests/shuttle_model.rs` explore interleavings of the real code.
+//! `core/tests/shuttle_*.rs` explore interleavings of the real code. Every
+//! primitive on a path a model exercises comes from here.
 
 #[cfg(not(shuttle))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize},
+    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize},
     Mutex, MutexGuard,
 };
 
 #[cfg(shuttle)]
 pub(crate) use shuttle::sync::{
-    atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize},
+    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize},
     Mutex, MutexGuard,
 };

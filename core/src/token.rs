@@ -9,6 +9,7 @@ use tokio_util::sync::{
     CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
 };
 
+use crate::after_cancel::AfterCancel;
 use crate::cause::Cause;
 use crate::node::Node;
 use crate::scope::Scope;
@@ -89,10 +90,60 @@ impl<S> Token<S> {
         self.node.cause()
     }
 
+    /// The reason given with the cancel that reached this token
+    /// ([`Scope::cancel_with_reason`], [`Registry::cancel_with_reason`](crate::Registry::cancel_with_reason)):
+    /// its own, or for a token cancelled through an ancestor, the
+    /// ancestor's. `None` while it is live, and for a cancel without one.
+    pub fn reason(&self) -> Option<Arc<str>> {
+        self.node.reason()
+    }
+
     /// Cancels the token now with [`Cause::Requested`]; `false` if it was
     /// already cancelled.
     pub fn cancel(&self) -> bool {
-        self.node.cancel_with(Cause::Requested)
+        let won = self.node.cancel_with(Cause::Requested);
+        if won {
+            crate::observe::cancelled(&self.node, Cause::Requested, || None);
+        }
+        won
+    }
+
+    /// Runs `f` once, when this token is cancelled: on the thread that
+    /// cancels it, right after its cause is recorded (so `f` may read
+    /// [`cause`](Token::cause) and [`reason`](Token::reason)), or at once,
+    /// before this returns, if it is already cancelled. No task and no
+    /// timer: Go's `context.AfterFunc`, .NET's `CancellationToken.Register`.
+    ///
+    /// Dropping the returned [`AfterCancel`] unregisters `f` (nothing of it
+    /// stays in the token); [`AfterCancel::stop`] does too and says whether
+    /// `f` had not run yet. Neither waits for an `f` that another thread is
+    /// running.
+    ///
+    /// `f` runs inside whatever cancels the token — a `cancel()`, a
+    /// registry's `shutdown`, a scope's guard as it drops — so keep it
+    /// short and non-blocking (hand slow work to a task). If it panics,
+    /// the other callbacks still run and the canceller panics after them
+    /// (a guard dropping during a panic drops the panic instead).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use scoped_cancel::{Cause, Scope};
+    ///
+    /// let scope = Scope::root();
+    /// let token = scope.token();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let seen = calls.clone();
+    /// let watch = token.after_cancel(move || {
+    ///     seen.fetch_add(1, Ordering::SeqCst);
+    /// });
+    ///
+    /// scope.cancel();                         // runs it, here, once
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// assert!(!watch.stop());                 // it had run
+    /// ```
+    pub fn after_cancel<F: FnOnce() + Send + 'static>(&self, f: F) -> AfterCancel {
+        AfterCancel::register(&self.node, Box::new(move |_| f()))
     }
 
     /// A new child token, cancelled with this one (its cause then reads
@@ -212,13 +263,17 @@ impl Token<Unscoped> {
     /// When `source` is cancelled, this token's cause reads [`Cause::Parent`].
     #[track_caller]
     pub fn adopt(source: &CancellationToken) -> Token<Unscoped> {
-        Token::from_node(Node::adopted(
-            source.child_token(),
-            Origin::caller("Token::adopt"),
-        ))
+        Token::from_node(Node::adopted(source, Origin::caller("Token::adopt")))
     }
 
     /// Gives the token an owner: a [`Scope`] that cancels it when dropped.
+    ///
+    /// Keep the scope: a token taken from a scope that ends in the same
+    /// expression is cancelled at once. `Token::new().into_scope().token()`
+    /// compiles, but its scope ends at the semicolon, so the token it gives
+    /// is already cancelled (with [`Cause::ScopeExited`]). Bind the scope
+    /// (`let scope = Token::new().into_scope();`) and take tokens from it
+    /// while it lives.
     #[track_caller]
     pub fn into_scope(self) -> Scope {
         Scope::from_node(self.node)

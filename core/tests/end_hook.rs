@@ -98,5 +98,6 @@ async fn runs_when_the_future_is_dropped_and_keeps_task_counting() {
     assert!(jobs.is_empty());
     let report = jobs.shutdown(Duration::from_secs(5)).await;
     assert!(report.is_clean(), "{report}");
-    assert_eq!(task.await.unwrap().unwrap_err().cause(), Cause::Parent);
+    // The task's call reports why its scope ended: the keyed scope exited.
+    assert_eq!(task.await.unwrap().unwrap_err().cause(), Cause::ScopeExited);
 }

@@ -296,7 +296,8 @@ fn child_run_parking_racing_parent_cancel() {
             let token = parent.token();
             let canceller = thread::spawn(move || token.cancel());
             let run = child.run(std::future::pending::<()>());
-            run_ends_with_its_cause(run, canceller, Cause::Parent);
+            // The child's call reports why its parent was cancelled.
+            run_ends_with_its_cause(run, canceller, Cause::Requested);
         },
         SCHEDULES,
     );

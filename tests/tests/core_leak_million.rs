@@ -181,7 +181,8 @@ impl Endings {
             Ok(_) => self.ok += 1,
             Err(Cause::Requested) => self.requested += 1,
             Err(Cause::Shutdown) => self.shutdown += 1,
-            Err(Cause::Parent) => self.parent += 1,
+            // The parent exited: the calls report its cause.
+            Err(Cause::ScopeExited) => self.parent += 1,
             Err(Cause::ShuttingDown) => self.refused += 1,
             Err(other) => panic!("unexpected cause {other:?}"),
         }
@@ -220,7 +221,8 @@ async fn mt_round(round: u64, jobs: u64, endings: &mut Endings) {
         }
         _ => {}
     }
-    // The parent exits: every call still waiting ends with `Parent`.
+    // The parent exits: every call still waiting ends with its cause,
+    // `ScopeExited` (their own tokens read `Parent`).
     drop(parent);
     for call in calls {
         endings.count(call.await.expect("no call panics"));

@@ -127,7 +127,8 @@ async fn spawn_runs_a_task_tied_to_the_scope() {
     assert_eq!(finished.await.unwrap(), Ok(5));
     let stuck = scope.spawn(pending::<()>());
     drop(scope);
-    assert_eq!(stuck.await.unwrap().unwrap_err().cause(), Cause::Parent);
+    // The task's call says why: the scope it was spawned from exited.
+    assert_eq!(stuck.await.unwrap().unwrap_err().cause(), Cause::ScopeExited);
 }
 
 #[test]

@@ -78,7 +78,8 @@ async fn children_made_waiting_and_ending_while_their_parent_is_cancelled() {
                 .await
                 .expect("a waiting child task was never woken")
                 .unwrap();
-            assert_eq!(out.unwrap_err().cause(), Cause::Parent);
+            // The child's call reports why its parent was cancelled.
+            assert_eq!(out.unwrap_err().cause(), Cause::Requested);
         }
     }
     let (reached, born) = (

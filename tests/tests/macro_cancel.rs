@@ -114,7 +114,7 @@ async fn a_cooperative_deadline_cancels_the_token_and_keeps_the_result() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_end_of_a_parent_gives_cause_parent() {
+async fn the_end_of_a_parent_gives_the_parents_cause() {
     static JOBS: Registry<u32> = Registry::new();
 
     #[scoped_cancel(registry = JOBS, key = id, parent = parent)]
@@ -128,7 +128,8 @@ async fn the_end_of_a_parent_gives_cause_parent() {
     entered(&JOBS, &3).await;
     drop(parent);
     let out = timeout(PROMPT, call).await.expect("child stopped promptly");
-    assert_eq!(out.unwrap().unwrap_err().cause(), Cause::Parent);
+    // The call's error says why its parent ended (its token reads `Parent`).
+    assert_eq!(out.unwrap().unwrap_err().cause(), Cause::ScopeExited);
     assert!(JOBS.is_empty());
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::ScopeDump;
-use crate::observe::cause_label;
+
 
 pub(super) fn write(dump: &ScopeDump) -> String {
     let mut out = String::new();
@@ -36,7 +36,7 @@ pub(super) fn write(dump: &ScopeDump) -> String {
             }
             let _ = write!(out, r#","age_seconds":{},"cause":"#, seconds(row.age));
             match &row.cause {
-                Some(cause) => string(&mut out, cause_label(cause)),
+                Some(cause) => string(&mut out, cause.label()),
                 None => out.push_str("null"),
             }
             out.push('}');

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use crate::cause::Cause;
 use crate::registry::{Key, Registry};
-use crate::testing::live_scopes;
+use crate::live::live_scopes;
 
 /// Scopes listed per site; the rest are counted, not listed.
 pub const LIST_PER_SITE: usize = 50;
@@ -74,9 +74,9 @@ pub struct ScopeDump {
 
 impl ScopeDump {
     /// Every tracked scope in the process, as
-    /// [`testing::live_scopes`](crate::testing::live_scopes) lists them
-    /// (switch [`track_process`](crate::testing::track_process) on, or
-    /// instrument a runtime with a [`Collector`](crate::testing::Collector)).
+    /// [`live::live_scopes`](crate::live::live_scopes) lists them
+    /// (switch [`track_process`](crate::live::track_process) on, or
+    /// instrument a runtime with a [`Collector`](crate::live::Collector)).
     pub fn tracked() -> ScopeDump {
         ScopeDump::build(live_scopes().iter().map(|scope| {
             (

@@ -1,9 +1,13 @@
-//! The shared node behind every token handle: tokio-util's token plus our
-//! cause, origin, age and deadline. The bottom layer of the crate: it
-//! imports none of the public handles (`Token`, `Scope`, `Registry`), which
-//! are built on it.
+//! The shared node behind every token handle: our cause, origin, age and
+//! deadline, the node's listeners (children and callbacks), and a tokio-util
+//! token when something needs one. The bottom of the crate's handles: it
+//! imports only `cause`, `deadline`, `site` and `sync`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+mod adopt;
+mod hooks;
+mod listeners;
+
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, PoisonError};
 use std::task::Waker;
 
@@ -12,60 +16,59 @@ use tokio_util::sync::CancellationToken;
 use crate::cause::{Cause, CauseCell};
 use crate::deadline::DeadlineCell;
 use crate::site::{Origin, Stamp};
-use crate::sync::{AtomicBool, AtomicU8, Mutex, MutexGuard};
+use crate::sync::{AtomicU32, AtomicU8, Mutex, MutexGuard};
 
-mod children;
+pub(crate) use hooks::Deferred;
+pub(crate) use listeners::Call;
+use listeners::{Listener, Listeners};
 
-use children::Children;
-
-/// The shared part of one token: our cause, origin, age and deadline, and
-/// a tokio-util token when something needs one.
+/// The shared part of one token.
 ///
-/// # Our own tree, tokio-util's token on demand
+/// # One tree, cancelled only through [`Node::cancel_with`]
 ///
-/// A root, and a child of a root or of another such child (a *managed*
-/// node), is cancelled only through [`Node::cancel_with`]: its own scope's
-/// end, a `cancel`, or its parent's `cancel_with`, which reaches it through
-/// the parent's list of children. Its cause cell alone then says whether it
-/// is cancelled, and its tokio-util token is made only when something needs
-/// one: a waiter through [`Token::cancelled`](crate::Token::cancelled), a
-/// `CancellationToken` handed out. A [`Run`](crate::Run) waits on it through
-/// `shared.waker` (one waker, its own task's). A call whose scope is managed
-/// (keyed calls, nested calls, `#[scoped_cancel]` outside any scope,
-/// `Scope::root`, children of those) allocates, cancels and frees no
-/// tokio-util node at all (BENCHMARKS.md has the instructions this saves).
+/// A node is cancelled only through `cancel_with` (or its variants): its own
+/// scope's end, a `cancel`, its parent's cancel (which reaches it through
+/// the parent's list of listeners), a callback. Its cause cell alone then
+/// says whether it is cancelled, and its tokio-util token is made only when
+/// something needs one: a waiter through [`Token::cancelled`](crate::Token::cancelled),
+/// a `CancellationToken` handed out. A [`Run`](crate::Run) waits on it
+/// through `shared.waker` (one waker, its own task's). An adopted node (a
+/// child of a foreign tokio-util token) is no exception: a bridge
+/// registered on the foreign token calls `cancel_with` when it is cancelled
+/// (`adopt.rs`), and its descendants are ordinary children.
 ///
-/// An adopted node, and any descendant of one (a *foreign* node), has a
-/// tokio-util token from the start: the adopted source can be cancelled by
-/// code that never calls ours, and only tokio-util's tree tells its
-/// descendants.
+/// # Listeners
 ///
-/// Lost wake-ups and lost children are excluded by a store-then-load on
-/// both sides, all `SeqCst`: `cancel_with` records the cause and then reads
-/// `flags`; the maker of the token, a registering `Run` or a new child sets
-/// its flag and then reads the cause. Of two such pairs at least one side
-/// sees the other's store: either the canceller cancels the new token
-/// (wakes the waker, cancels the child), or the maker (the `Run`, the new
-/// child) sees the cause and acts on it itself. A new child reads the cause
-/// under the parent's lock, which the canceller takes to take the list, so
-/// a child is either in the list it takes or born cancelled.
+/// Children and callbacks ([`Node::listen`]) share one list, taken whole by
+/// the cancel and acted on outside the lock, in the order they were added:
+/// each child is cancelled with [`Cause::Parent`] (and its own listeners in
+/// turn, depth first, without recursion), each callback called once with
+/// its node, on the cancelling thread, after the cause is recorded. The end
+/// hooks of [`Scope::on_end`](crate::Scope::on_end) are kept apart: the
+/// scope's guard runs them when it drops.
+///
+/// # No lost wake-up, child or callback
+///
+/// Excluded by a store-then-load on both sides, all `SeqCst`: `cancel_with`
+/// records the cause and then reads `flags`; the maker of the token, a
+/// registering `Run`, a new child or a new callback sets its flag and then
+/// reads the cause. Of two such pairs at least one side sees the other's
+/// store: either the canceller acts on it (cancels the token, wakes the
+/// waker, takes the listener), or the maker sees the cause and acts on it
+/// itself. A new listener reads the cause under the lock the canceller
+/// takes to take the list, so a listener is either in the list it takes,
+/// or sees the cause (a child is born cancelled, a callback runs at once).
 pub(crate) struct Node {
-    /// The tokio-util token: given at creation (a foreign node, through
-    /// `OnceLock::from`), or made on first use (a managed one).
+    /// The tokio-util token: made on first use, or, for an adopted node, a
+    /// child of the foreign token from the start.
     ct: OnceLock<CancellationToken>,
     cause: CauseCell,
-    /// Who can cancel it (see above). A managed node hands out no handle
-    /// that can cancel its tokio-util token except through
-    /// [`Node::cancel_with`] (children, `cancelled_owned` and `__private`'s
-    /// parent handle cannot). Then "cancelled" is "a cause is recorded":
-    /// no lock to ask tokio-util, and the token can be made lazily.
-    kind: Kind,
-    /// `CT_MADE`, `WAITING` and `HAS_CHILDREN`, for a managed node.
+    /// `CT_MADE`, `WAITING`, `LISTENING`, `HAS_ENDS`, `ADOPTED`, `ENDED`,
+    /// `SHIELD`.
     flags: AtomicU8,
-    /// Set when the scope that owns this node drops, if a collector recorded
-    /// it: the record stays (weak) until the node is gone, and reports skip
-    /// it from now on. Fits in the padding after `cause` and `kind`.
-    ended: AtomicBool,
+    /// This node's index in its parent's list (written and read under the
+    /// parent's lock). Fits in the padding after the flags.
+    slot: AtomicU32,
     pub(crate) origin: Origin,
     pub(crate) born: Stamp,
     /// The earliest deadline of this scope and its ancestors: copied from
@@ -73,83 +76,77 @@ pub(crate) struct Node {
     /// that arms a deadline of its own. One word, so reading it is O(1) at
     /// any depth and a child costs one load.
     pub(crate) deadline: DeadlineCell,
-    /// What the `tracing`/`metrics` hooks keep (zero-sized without them).
-    pub(crate) observe: crate::observe::NodeState,
-    /// A managed node's waiting [`Run`](crate::Run)'s waker and its children.
+    /// The waiting `Run`'s waker, and the rest that only some nodes need.
     shared: Mutex<Shared>,
-    /// A managed child's parent, whose list holds it at `slot` until this
-    /// node drops (or the parent's cancel takes the list).
+    /// A child's parent, whose list holds it at `slot` until this node
+    /// drops (or the parent's cancel takes the list); read to find the
+    /// cause and reason that reached it.
     parent: Option<Arc<Node>>,
-    /// This node's index in its parent's list (written and read under the
-    /// parent's lock). Fits in the padding after the flags.
-    slot: AtomicU32,
 }
 
-/// Who can cancel a node.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// No parent: only [`Node::cancel_with`].
-    Root,
-    /// A child of a root or of another such child: only
-    /// [`Node::cancel_with`], its own or its parent's.
-    Child,
-    /// An adopted token or a descendant of one: also tokio-util's tree.
-    Foreign,
-}
-
-/// What a managed node keeps under its lock.
+/// What a node keeps under its lock.
 #[derive(Default)]
 struct Shared {
     /// The waker of the `Run` parked on this node (`WAITING` set).
     waker: Option<Waker>,
-    /// The children to cancel with this node (`HAS_CHILDREN` set); boxed,
-    /// so a node that never has any pays one word for them.
-    children: Option<Box<Children>>,
+    /// Listeners, end hooks, a reason; boxed, so a node that never has any
+    /// pays one word for them.
+    more: Option<Box<More>>,
+}
+
+#[derive(Default)]
+struct More {
+    /// Children and callbacks (`LISTENING` set); taken by the cancel.
+    listeners: Option<Listeners>,
+    /// [`Scope::on_end`](crate::Scope::on_end) hooks (`HAS_ENDS` set).
+    ends: Vec<Box<dyn FnOnce() + Send>>,
+    /// The reason given with the cancel that won, if any.
+    reason: Option<Arc<str>>,
+    /// An adopted node's registration on its foreign token.
+    bridge: Option<adopt::Bridge>,
 }
 
 impl Drop for Shared {
     #[inline]
     fn drop(&mut self) {
-        // The list's drop out of line: the drop of every node that never
-        // had children (most) is then a test, not a loop's prologue.
-        if let Some(children) = self.children.take() {
-            drop_children(children);
+        // Out of line: the drop of every node that never had listeners
+        // (most) is then a test, not a loop's prologue.
+        if let Some(more) = self.more.take() {
+            drop_more(more);
         }
     }
 }
 
 #[cold]
 #[inline(never)]
-fn drop_children(children: Box<Children>) {
-    drop(children);
+fn drop_more(more: Box<More>) {
+    drop(more);
 }
 
-/// `flags`: a managed node's tokio-util token exists.
+/// `flags`: the tokio-util token exists.
 const CT_MADE: u8 = 1;
 /// `flags`: a `Run` has put its waker in `shared`.
 const WAITING: u8 = 2;
-/// `flags`: a child was added to `shared` (or born cancelled).
-const HAS_CHILDREN: u8 = 4;
+/// `flags`: a listener was added to `shared` (or found the node cancelled).
+const LISTENING: u8 = 4;
+/// `flags`: an end hook was added.
+const HAS_ENDS: u8 = 8;
+/// `flags`: a child of a foreign token (`adopt.rs`).
+const ADOPTED: u8 = 16;
+/// `flags`: the scope that owns this node has dropped (for leak reports).
+const ENDED: u8 = 32;
+/// `flags`: the scope of a [`shield`](crate::shield) (for the dump).
+const SHIELD: u8 = 64;
 
 impl Node {
-    /// A node for a foreign token (adopted): no deadline of ours above it.
-    pub(crate) fn adopted(ct: CancellationToken, origin: Origin) -> Arc<Node> {
-        Node::build(Some(ct), Kind::Foreign, origin, DeadlineCell::none(), None)
-    }
-
     /// A node with no parent; its tokio-util token is made on first use.
     pub(crate) fn root(origin: Origin) -> Arc<Node> {
-        Node::build(None, Kind::Root, origin, DeadlineCell::none(), None)
+        Node::build(origin, DeadlineCell::none(), None, 0)
     }
 
     /// A child of `parent`: cancelled with it, and inheriting its deadline.
     pub(crate) fn child_of(parent: &Arc<Node>, origin: Origin) -> Arc<Node> {
-        let deadline = parent.deadline.inherit();
-        if parent.kind == Kind::Foreign {
-            let ct = parent.ct().child_token();
-            return Node::build(Some(ct), Kind::Foreign, origin, deadline, None);
-        }
-        let child = Node::build(None, Kind::Child, origin, deadline, Some(parent.clone()));
+        let child = Node::build(origin, parent.deadline.inherit(), Some(parent.clone()), 0);
         parent.add_child(&child);
         child
     }
@@ -162,67 +159,73 @@ impl Node {
         }
     }
 
-    /// `ct`: the node's token if it is foreign, `None` for a managed one.
     fn build(
-        ct: Option<CancellationToken>,
-        kind: Kind,
         origin: Origin,
         deadline: DeadlineCell,
         parent: Option<Arc<Node>>,
+        flags: u8,
     ) -> Arc<Node> {
         Arc::new(Node {
-            ct: ct.map_or_else(OnceLock::new, OnceLock::from),
+            ct: OnceLock::new(),
             cause: CauseCell::default(),
-            kind,
-            flags: AtomicU8::new(0),
-            ended: AtomicBool::new(false),
+            flags: AtomicU8::new(flags),
+            slot: AtomicU32::new(0),
             origin,
             born: Stamp::now(),
             deadline,
-            observe: Default::default(),
             shared: Mutex::new(Shared::default()),
             parent,
-            slot: AtomicU32::new(0),
         })
     }
 
     fn lock_shared(&self) -> MutexGuard<'_, Shared> {
+        // No invariant spans a panic point: poisoning is ignored.
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Puts a new managed `child` in this managed node's list, or, if this
-    /// node is already cancelled, records `Parent` on the child (born
-    /// cancelled: it has no token, waiter or child yet to tell).
-    fn add_child(&self, child: &Arc<Node>) {
-        let weak = Arc::downgrade(child);
-        // Store, then load (see the type's docs), the load under the lock.
-        self.flags.fetch_or(HAS_CHILDREN, Ordering::SeqCst);
+    #[inline]
+    fn has(&self, flag: u8) -> bool {
+        self.flags.load(Ordering::SeqCst) & flag != 0
+    }
+
+    /// Puts `listener` in this node's list and returns its index, or, if
+    /// the node is already cancelled, hands it back (the caller acts on it
+    /// as the cancel would have). Store, then load (see the type's docs),
+    /// the load under the lock.
+    fn add_listener(&self, listener: Listener) -> Result<u32, Listener> {
+        self.flags.fetch_or(LISTENING, Ordering::SeqCst);
         let mut shared = self.lock_shared();
         if self.cause.get().is_some() {
-            drop(shared);
-            child.cause.record(Cause::Parent);
-            return;
+            return Err(listener);
         }
-        let slot = match &mut shared.children {
-            Some(children) => children.add(weak),
-            None => {
-                shared.children = Some(Box::new(Children::new(weak)));
-                0
+        let more = shared.more.get_or_insert_with(Default::default);
+        Ok(more
+            .listeners
+            .get_or_insert_with(Listeners::new)
+            .add(listener))
+    }
+
+    /// Frees the place at `index`; what was there, if a cancel has not
+    /// taken the list since (dropped by the caller, unlocked).
+    fn remove_listener(&self, index: u32) -> Option<Listener> {
+        let mut shared = self.lock_shared();
+        shared.more.as_mut()?.listeners.as_mut()?.remove(index)
+    }
+
+    /// Puts a new `child` in this node's list, or, if this node is already
+    /// cancelled, records `Parent` on the child (born cancelled: it has no
+    /// token, waiter or listener yet to tell).
+    fn add_child(&self, child: &Arc<Node>) {
+        match self.add_listener(Listener::Child(Arc::downgrade(child))) {
+            Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
+            Err(_) => {
+                child.cause.record(Cause::Parent);
             }
-        };
-        child.slot.store(slot, Ordering::Relaxed);
-    }
-
-    /// Frees the place of the child at `slot`, which is dropping; nothing
-    /// if a cancel has taken the list.
-    fn remove_child(&self, slot: u32) {
-        if let Some(children) = &mut self.lock_shared().children {
-            children.remove(slot);
         }
     }
 
-    /// The tokio-util token, made now if this is a managed node that had
-    /// none. One already cancelled gets a cancelled token.
+    /// The tokio-util token, made now if there was none. One already
+    /// cancelled gets a cancelled token.
     pub(crate) fn ct(&self) -> &CancellationToken {
         if let Some(ct) = self.ct.get() {
             return ct;
@@ -237,32 +240,16 @@ impl Node {
         ct
     }
 
-    /// `true` once cancelled (for a managed node: once a cause is recorded,
-    /// which precedes the cancel by a few instructions).
+    /// `true` once cancelled: once a cause is recorded, which precedes the
+    /// cancel by a few instructions (or, for an adopted node, once its
+    /// foreign token is).
     pub(crate) fn is_cancelled(&self) -> bool {
-        if self.kind != Kind::Foreign {
-            self.cause.get().is_some()
-        } else {
-            self.ct().is_cancelled()
-        }
+        self.cause().is_some()
     }
 
-    /// `true` for a child or adopted node: something outside its scope can
-    /// cancel it (its parent, an adopted source).
-    pub(crate) fn has_parent(&self) -> bool {
-        self.kind != Kind::Root
-    }
-
-    /// `true` for a root and a managed child: only [`Node::cancel_with`]
-    /// cancels it, and it is waited on with [`Node::park`]; a foreign node
-    /// is waited on through its tokio-util token.
-    pub(crate) fn is_managed(&self) -> bool {
-        self.kind != Kind::Foreign
-    }
-
-    /// For a managed node: keeps `waker` to be woken by the cancel, and
-    /// returns the cause if one is already recorded (then nothing will wake
-    /// it).
+    /// For the `Run` that owns this node: keeps `waker` to be woken by the
+    /// cancel, and returns the cause if one is already recorded (then
+    /// nothing will wake it).
     pub(crate) fn park(&self, waker: &Waker) -> Option<Cause> {
         {
             let mut shared = self.lock_shared();
@@ -273,12 +260,12 @@ impl Node {
         }
         // Store, then load (see the type's docs).
         self.flags.fetch_or(WAITING, Ordering::SeqCst);
-        self.cause.get()
+        self.cause()
     }
 
-    /// For a managed node: forgets the waker [`Node::park`] kept (the
-    /// waiting future finished or was dropped), so the node does not keep
-    /// its task alive and the scope's end has no one to wake.
+    /// Forgets the waker [`Node::park`] kept (the waiting future finished
+    /// or was dropped), so the node does not keep its task alive and the
+    /// scope's end has no one to wake.
     pub(crate) fn unpark(&self) {
         self.flags.fetch_and(!WAITING, Ordering::SeqCst);
         let kept = self.lock_shared().waker.take();
@@ -290,101 +277,171 @@ impl Node {
         self.deadline.lower(at);
     }
 
-    /// The recorded cause; a token cancelled from outside (ancestor or adopted
-    /// source) has none recorded yet, and `Parent` is recorded on first look so
-    /// that later causes cannot overwrite what a reader already saw.
+    /// The recorded cause. An adopted node whose foreign token was
+    /// cancelled, and whose bridge has not acted yet, is cancelled here
+    /// (`Parent`), so that later causes cannot overwrite what a reader saw.
     pub(crate) fn cause(&self) -> Option<Cause> {
         if let Some(cause) = self.cause.get() {
             return Some(cause);
         }
-        if self.kind != Kind::Foreign || !self.ct().is_cancelled() {
-            return None;
+        if self.has(ADOPTED) && self.ct().is_cancelled() {
+            self.cancel_with(Cause::Parent);
+            return self.cause.get();
         }
-        self.cause.record(Cause::Parent);
+        None
+    }
+
+    /// The cause if one is recorded, without looking at a foreign token
+    /// (no lock). A recorded cause means the node is cancelled or about to
+    /// be.
+    #[inline]
+    pub(crate) fn recorded_cause(&self) -> Option<Cause> {
         self.cause.get()
+    }
+
+    /// Why this node was cancelled, looking through `Parent` to the
+    /// ancestor whose own cancel reached it (Go's `context.Cause`), with
+    /// that cancel's reason. `Parent` only where the cancel came from
+    /// outside the tree (an adopted node's foreign token).
+    pub(crate) fn root_cause(&self) -> Option<(Cause, Option<Arc<str>>)> {
+        let mut node = self;
+        loop {
+            match node.cause()? {
+                Cause::Parent => match &node.parent {
+                    Some(parent) if parent.cause.get().is_some() => node = parent,
+                    _ => return Some((Cause::Parent, None)),
+                },
+                cause => return Some((cause, node.own_reason())),
+            }
+        }
+    }
+
+    /// The reason of the cancel that reached this node: its own, or for a
+    /// node cancelled by its parent, the ancestor's.
+    pub(crate) fn reason(&self) -> Option<Arc<str>> {
+        self.root_cause().and_then(|(_, reason)| reason)
+    }
+
+    fn own_reason(&self) -> Option<Arc<str>> {
+        self.lock_shared().more.as_ref()?.reason.clone()
     }
 
     /// Marks the owning scope as ended, for leak reports.
     pub(crate) fn end_tracked(&self) {
-        self.ended.store(true, Ordering::Release);
+        self.flags.fetch_or(ENDED, Ordering::Release);
     }
 
     /// `true` once the owning (tracked) scope has dropped.
     pub(crate) fn has_ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire)
+        self.flags.load(Ordering::Acquire) & ENDED != 0
     }
 
-    /// The cause if one is recorded, without looking at the token (no lock).
-    /// A recorded cause means the token is cancelled or about to be.
-    pub(crate) fn recorded_cause(&self) -> Option<Cause> {
-        self.cause.get()
+    /// Marks this node as a shield's (the dump shows it).
+    pub(crate) fn mark_shield(&self) {
+        self.flags.fetch_or(SHIELD, Ordering::Relaxed);
+    }
+
+    /// `true` for a shield's node.
+    pub(crate) fn is_shield(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & SHIELD != 0
+    }
+
+    /// The parent, for a child.
+    pub(crate) fn parent(&self) -> Option<&Arc<Node>> {
+        self.parent.as_ref()
     }
 
     /// `true` once a replace displaced this node from its registry slot
     /// (the cause is recorded only after the swap).
     #[inline]
     pub(crate) fn is_superseded(&self) -> bool {
-        self.cause.holds(&Cause::Superseded)
+        self.cause.holds(Cause::Superseded)
     }
 
     /// Records `cause` (unless one is recorded, or an ancestor already
-    /// cancelled this token) and then cancels. Always leaves the token
-    /// cancelled on return. `true` if this call is the one that cancelled it.
+    /// cancelled this node) and then cancels, reaching the listeners.
+    /// Always leaves the node cancelled on return. `true` if this call is
+    /// the one that cancelled it. A callback that panicked does so here,
+    /// after every listener ran.
     pub(crate) fn cancel_with(&self, cause: Cause) -> bool {
-        if self.kind == Kind::Foreign {
-            let ct = self.ct();
-            let cause = if ct.is_cancelled() {
-                Cause::Parent
-            } else {
-                cause
-            };
-            let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
-            ct.cancel();
-            crate::observe::cancelled(self, &cause, won);
-            return won;
-        }
-        let (won, children) = self.cancel_managed(cause);
-        if let Some(children) = children {
-            // Out of line: most nodes have no children.
-            cancel_children(*children);
-        }
+        let (won, deferred) = self.cancel_deferred(cause, None);
+        deferred.finish();
         won
     }
 
-    /// Cancels a managed node, and returns its children for the caller to
-    /// cancel. Cancelled only here, after a cause is recorded: if it is
-    /// already cancelled, `record` fails. Store, then load (see the type's
-    /// docs); whoever made the token, parked or added a child after this
-    /// load sees the cause.
+    /// [`Node::cancel_with`] with a reason, kept if this cancel wins.
+    pub(crate) fn cancel_with_reason(&self, cause: Cause, reason: Arc<str>) -> bool {
+        let (won, deferred) = self.cancel_deferred(cause, Some(reason));
+        deferred.finish();
+        won
+    }
+
+    /// The cancel, with the panic of a callback (if any) handed back for
+    /// the caller to raise when it is done (a scope's guard unlinks first).
+    #[inline]
+    pub(crate) fn cancel_deferred(&self, cause: Cause, reason: Option<Arc<str>>) -> (bool, Deferred) {
+        let (won, taken) = self.cancel_node(cause, reason);
+        let deferred = match taken {
+            // Out of line: most nodes have no listeners.
+            Some(taken) => hooks::run_listeners(self, taken),
+            None => Deferred::none(),
+        };
+        (won, deferred)
+    }
+
+    /// Cancels this node, and returns its listeners for the caller to act
+    /// on. Store, then load (see the type's docs): whoever made the token,
+    /// parked or added a listener after this load sees the cause.
     #[inline(always)]
-    fn cancel_managed(&self, cause: Cause) -> (bool, Option<Box<Children>>) {
+    fn cancel_node(&self, cause: Cause, reason: Option<Arc<str>>) -> (bool, Option<Listeners>) {
+        let recorded = match reason {
+            None => self.cause.record(cause),
+            Some(reason) => self.record_with_reason(cause, reason),
+        };
         // A parent's cancel reaching a child is the parent's event, not the
         // child's: `Parent` never counts as this node's own cancel.
-        let won = self.cause.record(cause.clone()) && cause != Cause::Parent;
+        let won = recorded && cause != Cause::Parent;
         let flags = self.flags.load(Ordering::SeqCst);
         if flags & CT_MADE != 0 {
             if let Some(ct) = self.ct.get() {
                 ct.cancel();
             }
         }
-        let mut children = None;
-        if flags & (WAITING | HAS_CHILDREN) != 0 {
-            let kept = {
+        let mut taken = None;
+        if flags & (WAITING | LISTENING) != 0 {
+            let (kept, bridge) = {
                 let mut shared = self.lock_shared();
-                children = shared.children.take();
-                if flags & WAITING != 0 {
+                let (listeners, bridge) = match shared.more.as_mut() {
+                    Some(more) => (more.listeners.take(), more.bridge.take()),
+                    None => (None, None),
+                };
+                taken = listeners;
+                let kept = if flags & WAITING != 0 {
                     shared.waker.take()
                 } else {
                     None
-                }
+                };
+                (kept, bridge)
             };
-            // Woken outside the lock.
+            // Woken, and the bridge's registration dropped, outside the lock.
+            drop(bridge);
             if let Some(waker) = kept {
                 waker.wake();
             }
         }
-        crate::observe::cancelled(self, &cause, won);
-        (won, children)
+        (won, taken)
+    }
+
+    /// Records `cause` and, if it wins, `reason`, both under the lock, so a
+    /// reader who sees the cause and then asks for the reason finds it.
+    #[cold]
+    fn record_with_reason(&self, cause: Cause, reason: Arc<str>) -> bool {
+        let mut shared = self.lock_shared();
+        if !self.cause.record(cause) {
+            return false;
+        }
+        shared.more.get_or_insert_with(Default::default).reason = Some(reason);
+        true
     }
 }
 
@@ -406,36 +463,14 @@ impl Node {
         let mut next = self
             .parent
             .take()
-            .map(|parent| (parent, *self.slot.get_mut()));
+            .map(|parent| (parent, self.slot.load(Ordering::Relaxed)));
         while let Some((parent, slot)) = next {
-            parent.remove_child(slot);
+            // The dropping child's `Weak`: dropped here, unlocked.
+            drop(parent.remove_listener(slot));
             next = Arc::into_inner(parent).and_then(|mut parent| {
-                let slot = *parent.slot.get_mut();
+                let slot = parent.slot.load(Ordering::Relaxed);
                 parent.parent.take().map(|grandparent| (grandparent, slot))
             });
-        }
-    }
-}
-
-/// Cancels `children` and all their descendants with [`Cause::Parent`],
-/// depth first in the order they were made, without recursion (a deep
-/// tree cannot overflow the stack).
-#[inline(never)]
-fn cancel_children(children: Children) {
-    let list = children.into_list();
-    if list.is_empty() {
-        return;
-    }
-    let mut stack = vec![list.into_iter()];
-    while let Some(level) = stack.last_mut() {
-        let Some(child) = level.next() else {
-            stack.pop();
-            continue;
-        };
-        if let Some(child) = child.upgrade() {
-            if let (_, Some(grandchildren)) = child.cancel_managed(Cause::Parent) {
-                stack.push(grandchildren.into_list().into_iter());
-            }
         }
     }
 }

@@ -15,53 +15,16 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use metrics::{Counter, Gauge, Histogram, IntoF64, Unit};
+use metrics::{IntoF64, Unit};
 
 use crate::cause::Cause;
 use crate::node::Node;
+use crate::site::handles::Handles;
+pub use crate::site::handles::{LIVE_SCOPES, SCOPE_DURATION, SCOPE_EXITS};
 use crate::site::{Origin, Stamp};
 
-use super::{cause_index, cause_label, CAUSES};
-
-/// Live scopes per scope name (gauge).
-pub const LIVE_SCOPES: &str = "scoped_cancel_live_scopes";
-/// Scope exits per scope name and cause (counter).
-pub const SCOPE_EXITS: &str = "scoped_cancel_scope_exits_total";
-/// Scope lifetimes per scope name, in seconds (histogram).
-pub const SCOPE_DURATION: &str = "scoped_cancel_scope_duration_seconds";
 /// Scopes a watchdog found older than its limit, per scope name (counter).
 pub const WATCHDOG_OVERDUE: &str = "scoped_cancel_watchdog_overdue_total";
-
-/// One site's handles: the gauge and histogram for its name, and an exit
-/// counter per cause, indexed by [`cause_index`].
-#[derive(Debug)]
-pub(crate) struct Handles {
-    live: Gauge,
-    duration: Histogram,
-    exits: [Counter; CAUSES],
-}
-
-impl Handles {
-    fn register(name: &'static str) -> Handles {
-        Handles {
-            live: metrics::gauge!(LIVE_SCOPES, "name" => name),
-            duration: metrics::histogram!(SCOPE_DURATION, "name" => name),
-            // Labels in one fixed order: `name`, then `cause`.
-            exits: exits(name),
-        }
-    }
-}
-
-/// An exit counter per cause, labels in one fixed order: `name`, `cause`.
-/// No series for the refusals: a call refused never had a scope.
-fn exits(name: &'static str) -> [Counter; CAUSES] {
-    let mut exits = [const { Counter::noop() }; CAUSES];
-    for cause in Cause::ALL.iter().filter(|cause| !cause.is_refusal()) {
-        exits[cause_index(cause)] =
-            metrics::counter!(SCOPE_EXITS, "name" => name, "cause" => cause_label(cause));
-    }
-    exits
-}
 
 /// Handles of scopes that have no static site, leaked once per distinct
 /// name (names are `&'static str`, so there are finitely many).
@@ -102,10 +65,7 @@ fn by_name(name: &'static str) -> &'static Handles {
 #[inline]
 fn handles(origin: &Origin) -> &'static Handles {
     match origin {
-        Origin::Site(site) => site
-            .observe
-            .metrics
-            .get_or_init(|| Handles::register(origin.name())),
+        Origin::Site(site) => site.metrics.get_or_init(|| Handles::register(origin.name())),
         Origin::Caller { name, .. } => by_name(name),
     }
 }
@@ -120,7 +80,7 @@ pub(super) fn ended(node: &Node) {
     let handles = handles(&node.origin);
     handles.live.decrement(1.0);
     let cause = node.recorded_cause().unwrap_or(Cause::Parent);
-    handles.exits[cause_index(&cause)].increment(1);
+    handles.exits[cause.index()].increment(1);
     handles.duration.record(AgeOf(&node.born));
 }
 

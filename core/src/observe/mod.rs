@@ -1,108 +1,81 @@
 //! The observability hooks: the few places where the core tells `tracing`
-//! and `metrics` about a scope.
-//!
-//! The core calls four functions, each from one place:
+//! and `metrics` about a scope. They take plain facts (a node, a cause, a
+//! way to the key's text), never a registry's types.
 //!
 //! | hook | called from | what it does |
 //! | --- | --- | --- |
-//! | [`started`] | `Scope::new` | live gauge +1; keeps the way back to the key for events |
-//! | [`cancelled`] | `Node::cancel_with`, when it cancelled the token | `scope cancelled` event |
+//! | [`started`] | `Scope::new` | live gauge +1; `scope entered` event |
+//! | [`cancelled`] | whoever cancels with a cause of its own (`Scope::cancel`, `Registry::cancel`, a deadline, ...), when it won | `scope cancelled` event |
 //! | [`ended`] | `Scope`'s drop, after the cancel, before the unlink | live gauge −1, exit counter, duration histogram, `scope ended` event |
-//! | [`stragglers`] | `Registry::shutdown`, with its report | one `WARN` per straggler |
+//! | [`straggler`] | `Registry::shutdown`, per straggler | `shutdown straggler` event |
+//! | [`overdue`] | the watchdog, once per scope | counter, `scope overdue` event |
 //!
 //! Without the `tracing` and `metrics` features every hook is an empty
-//! inline fn and [`NodeState`] / [`SiteState`] are zero-sized: the default
-//! build compiles them out.
+//! inline fn: the default build compiles them out, and a node carries
+//! nothing for them.
 
-mod label;
 #[cfg(feature = "metrics")]
 pub(crate) mod metrics;
 #[cfg(feature = "tracing")]
 mod trace;
 
+use std::fmt;
+
 use crate::cause::Cause;
+use crate::facts::Facts;
+use crate::link::Link;
 use crate::node::Node;
-use crate::registry::link::Link;
-use crate::registry::ShutdownReport;
 
-pub(crate) use label::cause_label;
-#[cfg(feature = "metrics")]
-pub(crate) use label::{cause_index, CAUSES};
-
-/// What a node keeps for the hooks: with `tracing`, the way back to its
-/// registry key (set only while cancel events are enabled); else nothing.
-#[derive(Default)]
-pub(crate) struct NodeState {
-    #[cfg(feature = "tracing")]
-    pub(crate) key: std::sync::OnceLock<crate::registry::link::KeyRef>,
-}
-
-/// What a `#[scoped_cancel]` fn's static site record keeps for the hooks:
-/// with `metrics`, its metric handles, registered on first use.
-#[derive(Debug)]
-pub(crate) struct SiteState {
-    #[cfg(feature = "metrics")]
-    pub(crate) metrics: std::sync::OnceLock<metrics::Handles>,
-}
-
-impl SiteState {
-    pub(crate) const fn new() -> SiteState {
-        SiteState {
-            #[cfg(feature = "metrics")]
-            metrics: std::sync::OnceLock::new(),
-        }
-    }
-}
-
-/// A scope was created around `node` (with its registry entry, if keyed).
+/// A scope was created around `node` (with the link to its key, if keyed).
 #[inline]
-pub(crate) fn started(node: &Node, link: Option<&Link>) {
-    let _ = &node.observe;
+pub(crate) fn started(node: &Node, key: Option<&Link>) {
     #[cfg(feature = "metrics")]
     metrics::started(node);
     #[cfg(feature = "tracing")]
     if trace::listening() {
-        trace::started(node, link);
+        trace::started(node, key);
     }
-    let _ = (node, link);
+    let _ = (node, key);
 }
 
-/// `node`'s token was just cancelled with `cause`; `won` if this call
-/// recorded the cause (a token already cancelled reports nothing again).
+/// `node` was just cancelled with `cause` by a call that won (its own
+/// cancel, not an ancestor's); `key` gives the key's text, read only if an
+/// event is emitted.
 #[inline]
-pub(crate) fn cancelled(node: &Node, cause: &Cause, won: bool) {
+pub(crate) fn cancelled(node: &Node, cause: Cause, key: impl FnOnce() -> Option<String>) {
     // A scope's own end is the `scope ended` event.
     #[cfg(feature = "tracing")]
-    if won && *cause != Cause::ScopeExited && trace::listening() {
-        trace::cancelled(node, cause);
+    if cause != Cause::ScopeExited && trace::listening() {
+        trace::cancelled(node, cause, key);
+        return;
     }
-    let _ = (node, cause, won);
+    let _ = (node, cause, key);
 }
 
 /// The scope owning `node` is ending: its token is cancelled and its cause
 /// recorded; its registry entry (if any) is still there.
 #[inline]
-pub(crate) fn ended(node: &Node, link: Option<&Link>) {
+pub(crate) fn ended(node: &Node, key: Option<&Link>) {
     #[cfg(feature = "metrics")]
     metrics::ended(node);
     #[cfg(feature = "tracing")]
     if trace::listening() {
-        trace::ended(node, link);
+        trace::ended(node, key);
     }
-    let _ = (node, link);
+    let _ = (node, key);
 }
 
-/// A shutdown finished: one event per scope still alive at its deadline.
+/// A shutdown's grace ran out with this scope alive.
 #[inline]
-pub(crate) fn stragglers<K: std::fmt::Debug>(report: &ShutdownReport<K>) {
+pub(crate) fn straggler(facts: &Facts, key: &dyn fmt::Debug) {
     #[cfg(feature = "tracing")]
-    trace::stragglers(report);
-    let _ = report;
+    trace::straggler(facts, key);
+    let _ = (facts, key);
 }
 
 /// The watchdog found a scope older than its limit (reported once per scope).
 #[inline]
-pub(crate) fn overdue(facts: &crate::facts::Facts, key: Option<&str>, cancelled: bool) {
+pub(crate) fn overdue(facts: &Facts, key: Option<&str>, cancelled: bool) {
     #[cfg(feature = "metrics")]
     metrics::overdue(facts.name);
     #[cfg(feature = "tracing")]

@@ -21,15 +21,14 @@
 //! each hook is one relaxed load of tracing's global level filter
 //! ([`listening`]).
 
+use std::fmt;
+
 use tracing::{event, Level};
 
 use crate::cause::Cause;
 use crate::facts::Facts;
+use crate::link::Link;
 use crate::node::Node;
-use crate::registry::link::Link;
-use crate::registry::ShutdownReport;
-
-use super::cause_label;
 
 const TARGET: &str = "scoped_cancel";
 
@@ -45,18 +44,14 @@ fn age_ms(node: &Node) -> u64 {
     u64::try_from(node.born.age().as_millis()).unwrap_or(u64::MAX)
 }
 
+fn millis(age: std::time::Duration) -> u64 {
+    u64::try_from(age.as_millis()).unwrap_or(u64::MAX)
+}
+
 #[inline(never)]
-pub(super) fn started(node: &Node, link: Option<&Link>) {
-    // Cancel events may come from anywhere, with only the node at hand:
-    // keep the way back to the key while someone listens to them. A scope
-    // created before a subscriber cared has events without a key.
-    if let Some(link) = link {
-        if tracing::enabled!(target: TARGET, Level::DEBUG) {
-            let _ = node.observe.key.set(link.key_ref());
-        }
-    }
+pub(super) fn started(node: &Node, key: Option<&Link>) {
     if tracing::enabled!(target: TARGET, Level::TRACE) {
-        let key = link.and_then(|link| link.key_ref().text(node));
+        let key = key.and_then(|link| link.key_text(node));
         event!(target: TARGET, Level::TRACE,
             name = node.origin.name(), file = node.origin.file(), line = node.origin.line(),
             key = key.as_deref(), "scope entered");
@@ -64,69 +59,73 @@ pub(super) fn started(node: &Node, link: Option<&Link>) {
 }
 
 #[inline(never)]
-pub(super) fn cancelled(node: &Node, cause: &Cause) {
-    match cause {
-        // A scope's own end is the `scope ended` event.
-        Cause::ScopeExited => {}
-        Cause::Deadline | Cause::Expired => {
-            if tracing::enabled!(target: TARGET, Level::WARN) {
-                let key = node.observe.key.get().and_then(|key| key.text(node));
-                event!(target: TARGET, Level::WARN,
-                    name = node.origin.name(), file = node.origin.file(),
-                    line = node.origin.line(), key = key.as_deref(),
-                    cause = cause_label(cause), age_ms = age_ms(node), "scope cancelled");
-            }
-        }
-        _ => {
-            if tracing::enabled!(target: TARGET, Level::DEBUG) {
-                let key = node.observe.key.get().and_then(|key| key.text(node));
-                event!(target: TARGET, Level::DEBUG,
-                    name = node.origin.name(), file = node.origin.file(),
-                    line = node.origin.line(), key = key.as_deref(),
-                    cause = cause_label(cause), age_ms = age_ms(node), "scope cancelled");
-            }
-        }
+pub(super) fn cancelled(node: &Node, cause: Cause, key: impl FnOnce() -> Option<String>) {
+    // Deadlines and watchdog expiries are worth a warning; the rest is the
+    // program doing what it asked for.
+    let warn = matches!(cause, Cause::Deadline | Cause::Expired);
+    let enabled = if warn {
+        tracing::enabled!(target: TARGET, Level::WARN)
+    } else {
+        tracing::enabled!(target: TARGET, Level::DEBUG)
+    };
+    if !enabled {
+        return;
+    }
+    let key = key();
+    let reason = node.reason();
+    macro_rules! emit {
+        ($level:expr) => {
+            event!(target: TARGET, $level,
+                name = node.origin.name(), file = node.origin.file(),
+                line = node.origin.line(), key = key.as_deref(),
+                cause = cause.label(), reason = reason.as_deref(),
+                age_ms = age_ms(node), "scope cancelled")
+        };
+    }
+    if warn {
+        emit!(Level::WARN);
+    } else {
+        emit!(Level::DEBUG);
     }
 }
 
 #[inline(never)]
-pub(super) fn ended(node: &Node, link: Option<&Link>) {
-    let cause = &node.recorded_cause().unwrap_or(Cause::Parent);
-    let key = |node: &Node| link.and_then(|link| link.key_ref().text(node));
-    if *cause == Cause::ScopeExited {
+pub(super) fn ended(node: &Node, key: Option<&Link>) {
+    let cause = node.recorded_cause().unwrap_or(Cause::Parent);
+    let key = |node: &Node| key.and_then(|link| link.key_text(node));
+    if cause == Cause::ScopeExited {
         if tracing::enabled!(target: TARGET, Level::TRACE) {
             event!(target: TARGET, Level::TRACE,
                 name = node.origin.name(), file = node.origin.file(), line = node.origin.line(),
-                key = key(node).as_deref(), cause = cause_label(cause), age_ms = age_ms(node),
+                key = key(node).as_deref(), cause = cause.label(), age_ms = age_ms(node),
                 "scope ended");
         }
     } else if tracing::enabled!(target: TARGET, Level::DEBUG) {
+        let reason = node.reason();
         event!(target: TARGET, Level::DEBUG,
             name = node.origin.name(), file = node.origin.file(), line = node.origin.line(),
-            key = key(node).as_deref(), cause = cause_label(cause), age_ms = age_ms(node),
-            "scope ended");
+            key = key(node).as_deref(), cause = cause.label(), reason = reason.as_deref(),
+            age_ms = age_ms(node), "scope ended");
     }
 }
 
-pub(super) fn stragglers<K: std::fmt::Debug>(report: &ShutdownReport<K>) {
+pub(super) fn straggler(facts: &Facts, key: &dyn fmt::Debug) {
     if !tracing::enabled!(target: TARGET, Level::WARN) {
         return;
     }
-    for info in report.stragglers() {
-        let facts = info.facts();
-        event!(target: TARGET, Level::WARN,
-            name = facts.name, file = facts.file, line = facts.line,
-            key = %format_args!("{:?}", info.key()),
-            cause = facts.cause.as_ref().map(cause_label),
-            age_ms = u64::try_from(facts.age.as_millis()).unwrap_or(u64::MAX),
-            "shutdown straggler");
-    }
+    event!(target: TARGET, Level::WARN,
+        name = facts.name, file = facts.file, line = facts.line,
+        key = %format_args!("{key:?}"),
+        cause = facts.cause.map(Cause::label),
+        reason = facts.reason.as_deref(),
+        age_ms = millis(facts.age),
+        "shutdown straggler");
 }
 
 pub(super) fn overdue(facts: &Facts, key: Option<&str>, cancelled: bool) {
     event!(target: TARGET, Level::WARN,
         name = facts.name, file = facts.file, line = facts.line, key,
-        cause = facts.cause.as_ref().map(cause_label),
-        age_ms = u64::try_from(facts.age.as_millis()).unwrap_or(u64::MAX),
+        cause = facts.cause.map(Cause::label),
+        age_ms = millis(facts.age),
         cancelled, "scope overdue");
 }

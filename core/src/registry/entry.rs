@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::link::Link;
+use crate::link::Link;
 use crate::node::Node;
 use crate::token::{Scoped, Token};
 

@@ -2,7 +2,6 @@
 
 mod entry;
 mod error;
-pub(crate) mod link;
 mod queue;
 mod replace;
 mod report;
@@ -23,17 +22,24 @@ pub use report::{ScopeInfo, ShutdownReport};
 pub use wait::{EnterWaiting, WaitCall};
 
 use crate::cause::Cause;
+use crate::link::Link;
 use crate::node::Node;
 use crate::scope::Scope;
 use crate::site::Origin;
 use crate::storable::Storable;
-use link::Link;
 use storage::{Slot, Storage};
 
 /// What a registry key must be.
 ///
 /// `Debug` is required so that every leak report and every [`EnterError`]
 /// can name the key it is about.
+///
+/// The registry runs a key's `Eq` and `Hash` while it looks the key up,
+/// its `Clone` to report it, and its `Drop` when an entry goes, and some of
+/// these run under the lock of one of the registry's shards. They must not
+/// call back into the registry (a deadlock), and should be quick; a panic
+/// in one of them is contained (the registry stays consistent, and no
+/// entry is lost) and surfaces at the call that ran it.
 pub trait Key: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static {}
 
 impl<K: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static> Key for K {}
@@ -176,17 +182,6 @@ impl<K: Key> Registry<K> {
         }
     }
 
-    fn find<Q>(&self, key: &Q) -> Option<Arc<Node>>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let storage = self.storage.get()?;
-        let hash = storage.hash(key);
-        let table = storage.shard(hash).lock();
-        let slot = table.find(hash, |slot| slot.key.borrow() == key)?;
-        Some(slot.node.clone())
-    }
 
     /// `true` if `key` has a live entry (cancelled or not: only the guard
     /// removes it).
@@ -195,7 +190,12 @@ impl<K: Key> Registry<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.find(key).is_some()
+        let Some(storage) = self.storage.get() else {
+            return false;
+        };
+        let hash = storage.hash(key);
+        let table = storage.shard(hash).lock();
+        table.find(hash, |slot| slot.key.borrow() == key).is_some()
     }
 
     /// Cancels the scope under `key` with [`Cause::Requested`]. `true` if
@@ -209,9 +209,57 @@ impl<K: Key> Registry<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.cancel_found(key, None)
+    }
+
+    /// [`Registry::cancel`] with a reason, which the scope's token, the
+    /// `Cancelled` its call returns, reports and events carry (see
+    /// [`Scope::cancel_with_reason`]). `false` (and the reason dropped) if
+    /// there was no live, not yet cancelled scope under `key`.
+    ///
+    /// ```
+    /// use scoped_cancel::Registry;
+    ///
+    /// static EXPORTS: Registry<u64> = Registry::new();
+    /// let export = EXPORTS.enter(7).unwrap();
+    /// assert!(EXPORTS.cancel_with_reason(&7, "user 42 deleted the report"));
+    /// assert_eq!(export.token().reason().as_deref(), Some("user 42 deleted the report"));
+    /// ```
+    pub fn cancel_with_reason<Q>(&self, key: &Q, reason: impl Into<Arc<str>>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cancel_found(key, Some(reason.into()))
+    }
+
+    fn cancel_found<Q>(&self, key: &Q, reason: Option<Arc<str>>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Some(storage) = self.storage.get() else {
+            return false;
+        };
+        let hash = storage.hash(key);
+        let shard = storage.shard(hash);
+        let node = {
+            let table = shard.lock();
+            match table.find(hash, |slot| slot.key.borrow() == key) {
+                Some(slot) => slot.node.clone(),
+                None => return false,
+            }
+        };
         // Cancelled after the shard lock is released: wakers run user code.
-        self.find(key)
-            .is_some_and(|node| node.cancel_with(Cause::Requested))
+        let won = match reason {
+            None => node.cancel_with(Cause::Requested),
+            Some(reason) => node.cancel_with_reason(Cause::Requested, reason),
+        };
+        if won {
+            use crate::link::Shard;
+            crate::observe::cancelled(&node, Cause::Requested, || shard.key_text(hash, &node));
+        }
+        won
     }
 
     /// Cancels every live scope with [`Cause::Shutdown`]; returns how many
@@ -222,6 +270,7 @@ impl<K: Key> Registry<K> {
     }
 
     pub(crate) fn cancel_all_with(&self, cause: Cause) -> usize {
+        let mut deferred = crate::node::Deferred::none();
         let Some(storage) = self.storage.get() else {
             return 0;
         };
@@ -231,12 +280,21 @@ impl<K: Key> Registry<K> {
         // they do after a parent token's cancel; in hash order the tasks end
         // scattered and the fan-out takes a few times longer (BENCHMARKS.md,
         // "Cancel fan-out"). The sort costs a few ms at 100,000.
+        // A callback that panics does not stop the others: the first panic
+        // is raised once every scope is cancelled.
         let mut nodes = storage.nodes();
         nodes.sort_unstable_by_key(|node| Arc::as_ptr(node) as usize);
-        nodes
-            .into_iter()
-            .filter(|node| node.cancel_with(cause.clone()))
-            .count()
+        let mut cancelled = 0;
+        for node in nodes {
+            let (won, panic) = node.cancel_deferred(cause, None);
+            deferred.join(panic);
+            if won {
+                cancelled += 1;
+                crate::observe::cancelled(&node, cause, || None);
+            }
+        }
+        deferred.finish();
+        cancelled
     }
 
     /// The number of live entries.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use hashbrown::hash_table::Entry;
 
 use super::error::EnterError;
-use super::link::Link;
+use crate::link::Link;
 use super::storage::Slot;
 use super::{Key, Registry};
 use crate::cause::Cause;
@@ -93,9 +93,12 @@ impl<K: Key> Registry<K> {
         drop(locked);
         // Outside the lock: the cause is recorded, then the token cancelled
         // (its wakers run user code); the spare key drops here too.
+        let link = Link::new(shard.clone(), hash);
         if let Some((old, _key)) = displaced {
-            old.cancel_with(Cause::Superseded);
+            if old.cancel_with(Cause::Superseded) {
+                crate::observe::cancelled(&old, Cause::Superseded, || link.key_text(&node));
+            }
         }
-        Ok(Scope::new(node, Some(Link::new(shard.clone(), hash))))
+        Ok(Scope::new(node, Some(link)))
     }
 }

@@ -40,7 +40,7 @@ impl<K> ScopeInfo<K> {
         self.waiting.oldest
     }
 
-    #[cfg(feature = "tracing")]
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn facts(&self) -> &Facts {
         &self.facts
     }
@@ -71,7 +71,12 @@ impl<K> ScopeInfo<K> {
     }
     /// Why its token was cancelled, if it was.
     pub fn cause(&self) -> Option<Cause> {
-        self.facts.cause.clone()
+        self.facts.cause
+    }
+    /// The reason given with the cancel that reached it, if any
+    /// ([`Registry::cancel_with_reason`], [`Scope::cancel_with_reason`](crate::Scope::cancel_with_reason)).
+    pub fn reason(&self) -> Option<Arc<str>> {
+        self.facts.reason.clone()
     }
 }
 

@@ -14,7 +14,7 @@ use super::{Key, Registry};
 use crate::cause::Cause;
 
 impl<K: Key> Registry<K> {
-    /// Shuts the registry down within `grace`.
+    /// Shuts the registry down within `grace` (`Duration::MAX`: no limit).
     ///
     /// When *called* (not when first polled) it makes every later
     /// [`enter`](Registry::enter) fail with
@@ -70,7 +70,11 @@ impl<K: Key> Registry<K> {
             // wakes this future, whether or not the registry was reopened.
             let waiting = Waiting::new(storage.common.clone());
             let common = &waiting.0;
-            let mut deadline = pin!(tokio::time::sleep_until(started + grace));
+            // `Duration::MAX` (or any grace past what the clock can count)
+            // waits without a deadline.
+            let mut deadline = pin!(started
+                .checked_add(grace)
+                .map(tokio::time::sleep_until));
             loop {
                 let mut ended = pin!(common.ended.notified());
                 // Registered before checking, so an end between the check and
@@ -83,7 +87,10 @@ impl<K: Key> Registry<K> {
                     if ended.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(false);
                     }
-                    deadline.as_mut().poll(cx).map(|()| true)
+                    match deadline.as_mut().as_pin_mut() {
+                        Some(deadline) => deadline.poll(cx).map(|()| true),
+                        None => Poll::Pending,
+                    }
                 })
                 .await;
                 if timed_out {
@@ -95,7 +102,9 @@ impl<K: Key> Registry<K> {
                 tasks: common.tasks.load(Ordering::SeqCst),
                 elapsed: started.elapsed(),
             };
-            crate::observe::stragglers(&report);
+            for straggler in report.stragglers() {
+                crate::observe::straggler(straggler.facts(), straggler.key());
+            }
             report
         }
     }

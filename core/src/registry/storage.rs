@@ -65,7 +65,7 @@ use std::sync::{Arc, PoisonError};
 use hashbrown::HashTable;
 use tokio::sync::Notify;
 
-use super::link::Shard;
+use crate::link::Shard;
 use super::queue::Queues;
 use super::Key;
 use crate::node::Node;

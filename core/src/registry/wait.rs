@@ -10,16 +10,16 @@ use std::time::Duration;
 
 use hashbrown::hash_table::Entry;
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use tokio::time::Instant;
 
 use super::error::EnterError;
-use super::link::Link;
+use crate::link::Link;
 use super::queue::{State, Waiter};
 use super::storage::{ShardImpl, Slot, Storage};
 use super::{Key, Registry};
-use crate::cause::{Cancelled, Cause};
+use crate::cause::Cancelled;
 use crate::node::Node;
+use crate::race::Watch;
 use crate::scope::Scope;
 use crate::site::Origin;
 
@@ -115,7 +115,7 @@ impl<K: Key> Registry<K> {
         };
         drop(locked);
         // Recorded now, so a call stuck in the queue shows in leak checks.
-        let tracked = crate::tracking::attach(&node, Some(&Link::new(shard.clone(), hash)));
+        let tracked = crate::live::attach(&node, || Some(Link::new(shard.clone(), hash).key_ref()));
         EnterWaiting {
             state: Wait::Queued(Queued {
                 shard: shard.clone(),
@@ -274,18 +274,15 @@ impl<K: Key> fmt::Debug for EnterWaiting<K> {
 
 pin_project! {
     /// What `occupied = wait` awaits: the wait, raced against the call's
-    /// deadline and against its token's cancellation (the waiting node is
-    /// a child of the call's parent, whatever gave that parent). Resolves
-    /// to the scope and what is left of the timeout.
+    /// deadline and against its scope's cancellation (the waiting node is
+    /// a child of the call's parent, whatever gave that parent), through
+    /// the one race of `race.rs`. Resolves to the scope and what is left
+    /// of the timeout.
     #[doc(hidden)]
     pub struct WaitCall<K: Key> {
         wait: EnterWaiting<K>,
+        watch: Watch,
         deadline: Option<Instant>,
-        #[pin]
-        sleep: Option<Sleep>,
-        watch: bool,
-        #[pin]
-        parent: Option<WaitForCancellationFutureOwned>,
     }
 }
 
@@ -296,15 +293,15 @@ impl<K: Key> WaitCall<K> {
         node: Arc<Node>,
         timeout: Option<Duration>,
     ) -> Self {
-        // Only a child can be cancelled while it waits (by its parent).
-        let watch = node.has_parent();
+        // The deadline counts from the call's start, waiting included; one
+        // past what the clock can count (`Duration::MAX`) is none.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut watch = Watch::new();
+        watch.set_deadline(deadline);
         WaitCall {
             wait: registry.wait_node(key, node),
-            // The deadline counts from the call's start, waiting included.
-            deadline: timeout.map(|t| Instant::now() + t),
-            sleep: None,
             watch,
-            parent: None,
+            deadline,
         }
     }
 }
@@ -313,42 +310,38 @@ impl<K: Key> Future for WaitCall<K> {
     type Output = Result<(Scope, Option<Duration>), Cancelled>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
+        let wait = this.wait;
+        let Some(node) = wait.queued_node().cloned() else {
+            // Decided when called: entered or refused.
+            return match Pin::new(wait).poll(cx) {
+                Poll::Ready(result) => Poll::Ready(granted(result, *this.deadline)),
+                Poll::Pending => Poll::Pending,
+            };
+        };
         // The key first: a call granted as its deadline passes still runs
         // (and its scope's own deadline ends it at once).
-        if let Poll::Ready(result) = Pin::new(&mut *this.wait).poll(cx) {
-            return Poll::Ready(match result {
-                Ok(scope) => {
-                    let left = this
-                        .deadline
-                        .map(|d| d.saturating_duration_since(Instant::now()));
-                    Ok((scope, left))
-                }
-                Err(refused) => Err(Cancelled::from(refused)),
-            });
+        match this
+            .watch
+            .race(&node, &mut None, false, cx, |cx| Pin::new(wait).poll(cx))
+        {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(result)) => Poll::Ready(granted(result, *this.deadline)),
+            Poll::Ready(Err(ended)) => Poll::Ready(Err(ended.cancelled)),
         }
-        if *this.watch {
-            if this.parent.is_none() {
-                if let Some(node) = this.wait.queued_node() {
-                    this.parent.set(Some(node.ct().clone().cancelled_owned()));
-                }
-            }
-            if let Some(parent) = this.parent.as_mut().as_pin_mut() {
-                if parent.poll(cx).is_ready() {
-                    return Poll::Ready(Err(Cancelled::new(Cause::Parent)));
-                }
-            }
+    }
+}
+
+/// The scope and what is left of the timeout, or the refusal.
+fn granted<K>(
+    result: Result<Scope, EnterError<K>>,
+    deadline: Option<Instant>,
+) -> Result<(Scope, Option<Duration>), Cancelled> {
+    match result {
+        Ok(scope) => {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            Ok((scope, left))
         }
-        if let Some(deadline) = *this.deadline {
-            if this.sleep.is_none() {
-                this.sleep.set(Some(tokio::time::sleep_until(deadline)));
-            }
-            if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
-                if sleep.poll(cx).is_ready() {
-                    return Poll::Ready(Err(Cancelled::new(Cause::Deadline)));
-                }
-            }
-        }
-        Poll::Pending
+        Err(refused) => Err(Cancelled::from(refused)),
     }
 }

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
-use super::collector::{AttachGuard, Collector};
-use super::report::{LeakReport, LiveScope};
-use crate::tracking::all_collectors;
+use super::report::LeakReport;
+use crate::live::{AttachGuard, Collector};
 
 /// How long a check waits by default for scopes and tasks to end, after the
 /// body returned (`#[scoped_cancel::test]`'s default `grace`).
@@ -167,22 +166,6 @@ impl LeakCheck {
 /// ```
 pub fn check<F: Future>(builder: &mut Builder, fut: F) -> Result<F::Output, LeakReport> {
     LeakCheck::new().run(builder, fut)
-}
-
-/// Every live scope recorded anywhere in the process: by the process
-/// collector ([`track_process`](crate::testing::track_process)) and by every
-/// collector still alive (tests, instrumented runtimes), oldest first.
-pub fn live_scopes() -> Vec<LiveScope> {
-    let mut records = Vec::new();
-    all_collectors(|collector| records.extend(collector.snapshot()));
-    LiveScope::list(records)
-}
-
-impl Collector {
-    /// The scopes recorded by this collector that are still alive, oldest first.
-    pub fn scopes(&self) -> Vec<LiveScope> {
-        LiveScope::list(self.snapshot())
-    }
 }
 
 /// A runtime shut down in the background when dropped, so that a stuck

@@ -1,30 +1,20 @@
 //! `ScopeBody`: the response body that keeps the request's scope alive
 //! until the body has been sent or dropped.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::status::Outcome;
 use super::BoxError;
 use crate::ambient::Entered;
-use crate::cause::{Cancelled, Cause};
+use crate::cause::Cancelled;
 use crate::node::Node;
+use crate::race::Watch;
 use crate::scope::Scope;
-
-/// What a streaming body watches between frames: its scope's token and the
-/// request's deadline. Boxed, and made only when the inner body first waits,
-/// so a body that is ready at once pays nothing for it.
-struct Watch {
-    waiter: Pin<Box<WaitForCancellationFutureOwned>>,
-    sleep: Option<Pin<Box<Sleep>>>,
-}
 
 /// The request's scope, carried by its response body.
 pub(crate) struct Guard {
@@ -32,45 +22,57 @@ pub(crate) struct Guard {
     /// the inner body is polled or dropped (as in [`Run`](crate::Run)).
     ambient: Option<Arc<Node>>,
     pub(crate) scope: Scope,
-    pub(crate) deadline: Option<Instant>,
     pub(crate) grpc: bool,
-    watch: Option<Watch>,
+    /// The race between frames (`race.rs`), with the request's deadline.
+    watch: Watch,
+    /// A frame has been sent.
+    sent: bool,
 }
 
 impl Guard {
-    pub(crate) fn new(
-        scope: Scope,
-        ambient: Option<Arc<Node>>,
-        deadline: Option<Instant>,
-        grpc: bool,
-    ) -> Guard {
+    pub(crate) fn new(scope: Scope, ambient: Option<Arc<Node>>, watch: Watch, grpc: bool) -> Guard {
         Guard {
             ambient,
             scope,
-            deadline,
             grpc,
-            watch: None,
+            watch,
+            sent: false,
         }
     }
 
-    /// `Ready(cause)` once the scope is cancelled or its deadline passed.
-    fn poll_cancelled(&mut self, cx: &mut Context<'_>) -> Poll<Cause> {
-        let node = self.scope.node();
-        let watch = self.watch.get_or_insert_with(|| Watch {
-            waiter: Box::pin(node.ct().clone().cancelled_owned()),
-            sleep: self
-                .deadline
-                .map(|at| Box::pin(tokio::time::sleep_until(at))),
-        });
-        if let Some(sleep) = watch.sleep.as_mut() {
-            if sleep.as_mut().poll(cx).is_ready() {
-                node.cancel_with(Cause::Deadline);
+    /// Polls the inner body for a frame, raced against the scope: `Err`
+    /// once the scope is cancelled or the deadline has passed. Looked at
+    /// before every frame after the first, so a body whose frames are
+    /// always ready (an endless stream) still ends at the deadline or the
+    /// cancel, while a handler's finished answer (biased, as in `Run`) is
+    /// not cut off before its first frame.
+    fn poll_frame<B: Body>(
+        &mut self,
+        inner: Pin<&mut B>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Result<Frame<B::Data>, B::Error>>, (Outcome, Cancelled)>> {
+        let (node, link) = self.scope.node_and_link();
+        if self.sent {
+            if let Some(cancelled) = self.watch.check(node, link.as_ref()) {
+                return Poll::Ready(Err(Outcome::of_scope(node, &cancelled)));
             }
         }
-        match watch.waiter.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(node.cause().unwrap_or(Cause::Parent)),
-            Poll::Pending => Poll::Pending,
-        }
+        let ambient = &mut self.ambient;
+        let polled = self
+            .watch
+            .race(node, link, false, cx, |cx| {
+                let _current = Entered::new(ambient);
+                inner.poll_frame(cx)
+            })
+            .map_err(|ended| Outcome::of_scope(node, &ended.cancelled));
+        self.sent |= polled.is_ready();
+        polled
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.watch.unpark(self.scope.node());
     }
 }
 
@@ -80,11 +82,14 @@ pin_project! {
     /// It holds the request's scope: the scope ends (its token is
     /// cancelled, its key released) when the body reports its end, fails, or
     /// is dropped — for example when the client disconnects in the middle of
-    /// a stream. While the body waits for its next frame, it watches the
-    /// scope: if the scope is cancelled or the deadline passes mid-stream,
-    /// a gRPC body ends with trailers carrying the status, and an HTTP body
-    /// ends with an error, so the client sees an incomplete response rather
-    /// than a complete-looking one.
+    /// a stream. Between frames, and while it waits for the next one,
+    /// it watches the scope: if the scope is cancelled or the deadline
+    /// passes mid-stream, a gRPC body ends with trailers carrying the
+    /// status, and an HTTP body ends with an error, so the client sees an
+    /// incomplete response rather than a complete-looking one. A body whose
+    /// frames are always ready (an endless stream) ends there too; its
+    /// first frame is always sent, so a handler that finished its answer
+    /// (a single frame) as its scope was cancelled is not cut off.
     pub struct ScopeBody<B> {
         #[pin]
         inner: Option<B>,
@@ -141,35 +146,26 @@ where
             return Poll::Ready(this.message.take().map(|m| Ok(Frame::data(m.into()))));
         };
         let polled = match this.guard.as_mut() {
-            Some(guard) => {
-                let _current = Entered::new(&mut guard.ambient);
-                inner.poll_frame(cx)
-            }
-            None => inner.poll_frame(cx),
+            Some(guard) => guard.poll_frame(inner, cx),
+            None => inner.poll_frame(cx).map(Ok),
         };
         match polled {
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-            Poll::Ready(end) => {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(Some(Ok(frame)))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(Ok(end)) => {
                 // End of stream or an error: the request is over.
                 end_inner(this.inner, this.guard);
                 *this.guard = None;
                 Poll::Ready(end.map(|r| r.map_err(Into::into)))
             }
-            Poll::Pending => {
-                let Some(guard) = this.guard.as_mut() else {
-                    return Poll::Pending;
-                };
-                let Poll::Ready(cause) = guard.poll_cancelled(cx) else {
-                    return Poll::Pending;
-                };
-                let grpc = guard.grpc;
+            Poll::Ready(Err((outcome, cancelled))) => {
+                let grpc = this.guard.as_ref().is_some_and(|guard| guard.grpc);
                 end_inner(this.inner, this.guard);
                 *this.guard = None;
-                let outcome = Outcome::of(&cause);
                 Poll::Ready(Some(if grpc {
                     Ok(Frame::trailers(outcome.grpc_headers()))
                 } else {
-                    Err(Box::new(Cancelled::new(cause)) as BoxError)
+                    Err(Box::new(cancelled) as BoxError)
                 }))
             }
         }

@@ -16,8 +16,8 @@ use crate::dump::{wants_json, ScopeDump};
 /// answers `GET` and `HEAD`, and 405 to anything else.
 ///
 /// By default it dumps every tracked scope ([`ScopeDump::tracked`]: switch
-/// [`track_process`](crate::testing::track_process) on, or instrument the
-/// runtime with a [`Collector`](crate::testing::Collector));
+/// [`track_process`](crate::live::track_process) on, or instrument the
+/// runtime with a [`Collector`](crate::live::Collector));
 /// [`DebugScopes::with`] dumps something else, e.g. one registry.
 ///
 /// ```

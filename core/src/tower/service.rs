@@ -8,16 +8,15 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use tokio::time::Instant;
 use tower_service::Service;
 
 use super::body::{Guard, ScopeBody};
 use super::layer::Config;
 use super::status::{is_grpc, Outcome};
 use crate::ambient::Entered;
-use crate::cause::Cause;
 use crate::node::Node;
+use crate::race::Watch;
 use crate::scope::Scope;
 
 /// The service [`ScopeLayer`](super::ScopeLayer) wraps around yours.
@@ -66,9 +65,11 @@ where
             Ok(scope) => scope,
             Err(outcome) => return ResponseFuture::answer(outcome, grpc),
         };
+        let mut watch = Watch::new();
         if let Some(at) = deadline {
             // Set before the handler runs: `Token::deadline` reads it.
             scope.node().lower_deadline(at);
+            watch.set_deadline(Some(at));
         }
         req.extensions_mut().insert(scope.token());
         let mut ambient = Some(scope.node().clone());
@@ -80,11 +81,9 @@ where
         ResponseFuture {
             state: State::Running {
                 inner: Some(inner),
-                sleep: deadline.map(tokio::time::sleep_until),
-                waiter: None,
+                watch,
                 ambient,
                 scope: Some(scope),
-                deadline,
                 grpc,
             },
             _body: PhantomData,
@@ -106,7 +105,12 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             // The handler's future drops while its scope is current, as it
             // would inside `Scope::run`, and before the scope ends.
-            if let StateProj::Running { mut inner, ambient, .. } = this.project().state.project() {
+            if let StateProj::Running { mut inner, ambient, watch, scope, .. } =
+                this.project().state.project()
+            {
+                if let Some(scope) = scope {
+                    watch.unpark(scope.node());
+                }
                 let _current = Entered::new(ambient);
                 inner.set(None);
             }
@@ -122,15 +126,11 @@ pin_project! {
             // the scope last.
             #[pin]
             inner: Option<F>,
-            #[pin]
-            sleep: Option<Sleep>,
-            #[pin]
-            waiter: Option<WaitForCancellationFutureOwned>,
+            watch: Watch,
             // A second handle to the scope's node, moved into the thread's
             // current-scope slot while the handler is polled.
             ambient: Option<Arc<Node>>,
             scope: Option<Scope>,
-            deadline: Option<Instant>,
             grpc: bool,
         },
         Answer {
@@ -170,65 +170,52 @@ where
             }
             StateProj::Running {
                 mut inner,
-                mut sleep,
-                mut waiter,
+                watch,
                 ambient,
                 scope,
-                deadline,
                 grpc,
             } => {
-                // Biased: the handler goes first, so a finished answer is
-                // never thrown away.
-                if let Some(fut) = inner.as_mut().as_pin_mut() {
-                    let polled = {
-                        let _current = Entered::new(ambient);
-                        fut.poll(cx)
-                    };
-                    if let Poll::Ready(out) = polled {
-                        {
-                            let _current = Entered::new(ambient);
-                            inner.set(None);
-                        }
-                        let guard = scope
-                            .take()
-                            .map(|s| Guard::new(s, ambient.take(), *deadline, *grpc));
-                        return Poll::Ready(out.map(|r| r.map(|b| ScopeBody::new(b, guard))));
-                    }
-                }
-                let Some(node) = scope.as_ref().map(Scope::node) else {
+                let Some(owned) = scope.as_mut() else {
                     panic!("ResponseFuture polled after completion");
                 };
-                if let Some(s) = sleep.as_mut().as_pin_mut() {
-                    if s.poll(cx).is_ready() {
-                        sleep.set(None);
-                        node.cancel_with(Cause::Deadline);
-                    }
-                }
-                let cause = match node.recorded_cause() {
-                    Some(cause) => cause,
-                    None => {
-                        if waiter.is_none() {
-                            waiter.set(Some(node.ct().clone().cancelled_owned()));
+                let (node, link) = owned.node_and_link();
+                // The one race (`race.rs`): the handler first, so a
+                // finished answer is never thrown away.
+                let raced = watch.race(node, link, false, cx, |cx| {
+                    match inner.as_mut().as_pin_mut() {
+                        Some(fut) => {
+                            let _current = Entered::new(ambient);
+                            fut.poll(cx)
                         }
-                        let Some(w) = waiter.as_mut().as_pin_mut() else {
-                            return Poll::Pending;
-                        };
-                        match w.poll(cx) {
-                            Poll::Ready(()) => node.cause().unwrap_or(Cause::Parent),
-                            Poll::Pending => return Poll::Pending,
-                        }
+                        None => Poll::Pending,
                     }
+                });
+                let raced = match raced {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(raced) => raced,
                 };
+                watch.unpark(node);
                 // The handler's future is dropped before the scope ends.
                 {
                     let _current = Entered::new(ambient);
                     inner.set(None);
                 }
-                *scope = None;
-                let outcome = Outcome::of(&cause);
-                Poll::Ready(Ok(
-                    outcome.response(*grpc, ScopeBody::answer(outcome, *grpc))
-                ))
+                match raced {
+                    Ok(out) => {
+                        let watch = std::mem::replace(watch, Watch::new());
+                        let guard = scope
+                            .take()
+                            .map(|s| Guard::new(s, ambient.take(), watch, *grpc));
+                        Poll::Ready(out.map(|r| r.map(|b| ScopeBody::new(b, guard))))
+                    }
+                    Err(ended) => {
+                        let (outcome, _) = Outcome::of_scope(node, &ended.cancelled);
+                        *scope = None;
+                        Poll::Ready(Ok(
+                            outcome.response(*grpc, ScopeBody::answer(outcome, *grpc))
+                        ))
+                    }
+                }
             }
         }
     }

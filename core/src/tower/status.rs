@@ -3,7 +3,8 @@
 
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 
-use crate::cause::Cause;
+use crate::cause::{Cancelled, Cause};
+use crate::node::Node;
 
 /// Why the layer answered a request itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,8 +22,16 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    /// The outcome for a scope cancelled with `cause`. A cancelled parent is
-    /// read as shutdown: a request's parent is the server's lifetime.
+    /// The outcome for a request whose scope (`node`) was cancelled. A
+    /// cancel that came from a parent is read as shutdown, whatever the
+    /// parent's own cause: a request's parent is the server's lifetime.
+    /// The `Cancelled` is handed on with it.
+    pub(crate) fn of_scope(node: &Node, cancelled: &Cancelled) -> (Outcome, Cancelled) {
+        let cause = node.cause().unwrap_or(Cause::Parent);
+        (Outcome::of(&cause), cancelled.clone())
+    }
+
+    /// The outcome for a scope cancelled with `cause` (its own).
     pub(crate) fn of(cause: &Cause) -> Outcome {
         match cause {
             Cause::Deadline => Outcome::Deadline,

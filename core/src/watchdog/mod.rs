@@ -105,8 +105,8 @@ impl WatchdogBuilder {
     }
 
     /// Watches every tracked scope in the process: those recorded by
-    /// process-wide tracking ([`track_process`](crate::testing::track_process))
-    /// and by every [`Collector`](crate::testing::Collector) alive (an
+    /// process-wide tracking ([`track_process`](crate::live::track_process))
+    /// and by every [`Collector`](crate::live::Collector) alive (an
     /// instrumented runtime's, a test's) — anonymous scopes included. A
     /// scope created while no tracking recorded it is invisible to it.
     ///

@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 
 use crate::node::Node;
-use crate::registry::link::KeyRef;
+use crate::link::KeyRef;
 use crate::registry::storage::Storage;
 use crate::registry::{Key, Registry};
-use crate::tracking::all_collectors;
+use crate::live::all_collectors;
 
 /// A set of live scopes, snapshotted under its locks and read after.
 pub(super) trait Source: Send + 'static {

@@ -86,9 +86,12 @@ impl Sweeper {
         self.seen.retain(|_, seen| seen.sweep == sweep);
         for (node, key, age) in overdue {
             let cancelled = self.config.cancel_overdue && node.cancel_with(Cause::Expired);
+            let key = S::key_text(&key, &node);
+            if cancelled {
+                crate::observe::cancelled(&node, Cause::Expired, || key.clone());
+            }
             let mut facts = Facts::of(&node);
             facts.age = facts.age.max(age);
-            let key = S::key_text(&key, &node);
             self.reported.fetch_add(1, Ordering::Relaxed);
             crate::observe::overdue(&facts, key.as_deref(), cancelled);
         }

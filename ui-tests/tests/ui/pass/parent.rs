@@ -1,5 +1,6 @@
 // `parent = ..`: the call's scope is a child of the given token; ending the
-// parent ends the call with `Cause::Parent`.
+// parent ends the call, whose error carries the parent's cause (its token
+// reads `Cause::Parent`).
 use std::future::pending;
 
 use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry, Scope, Token};
@@ -34,13 +35,14 @@ async fn main() {
     let call = tokio::spawn(wait(request.token()));
     tokio::task::yield_now().await;
     drop(request);
-    assert_eq!(call.await.unwrap().unwrap_err().cause(), Cause::Parent);
+    // The call reports why its parent ended.
+    assert_eq!(call.await.unwrap().unwrap_err().cause(), Cause::ScopeExited);
 
     let outer = Scope::root();
     let (out, ()) = tokio::join!(under_scope(&outer), async {
         tokio::task::yield_now().await;
         outer.cancel();
     });
-    assert_eq!(out.unwrap_err().cause(), Cause::Parent);
+    assert_eq!(out.unwrap_err().cause(), Cause::Requested);
     assert!(JOBS.is_empty());
 }

@@ -5,6 +5,9 @@
 //! `Instant::now()` per scope is a large share of a keyed call's cost
 //! (BENCHMARKS.md), and ages in leak reports are seconds, not nanoseconds.
 
+#[cfg(feature = "metrics")]
+pub(crate) mod handles;
+
 use std::panic::Location;
 use std::time::Duration;
 
@@ -17,9 +20,9 @@ pub struct Site {
     name: &'static str,
     file: &'static str,
     line: u32,
-    /// What the `tracing`/`metrics` hooks keep per site (nothing without them).
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    pub(crate) observe: crate::observe::SiteState,
+    /// The site's metric handles, registered on first use (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: std::sync::OnceLock<handles::Handles>,
 }
 
 impl Site {
@@ -29,7 +32,8 @@ impl Site {
             name,
             file,
             line,
-            observe: crate::observe::SiteState::new(),
+            #[cfg(feature = "metrics")]
+            metrics: std::sync::OnceLock::new(),
         }
     }
 }

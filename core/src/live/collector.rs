@@ -1,21 +1,19 @@
-//! The public side of live-scope tracking: [`Collector`], its attachment
-//! guard, and the process-wide switch. The hook every scope calls, and the
-//! record store, are in the crate's `tracking` module.
+//! [`Collector`], its attachment guard, and the process-wide switch.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use super::{lock, Local, LiveScope, ACTIVE, COLLECTORS, CURRENT, HOOKED, PROCESS, PROCESS_ON};
+use crate::link::KeyRef;
 use crate::node::Node;
-use crate::registry::link::KeyRef;
-use crate::tracking::{lock, Local, ACTIVE, COLLECTORS, CURRENT, HOOKED, PROCESS, PROCESS_ON};
 
 /// Switches process-wide tracking on or off.
 ///
 /// While it is on, every scope created on a thread that has no collector of
 /// its own (no test's or instrumented runtime's) is recorded in the process
-/// collector, and [`live_scopes`](crate::testing::live_scopes) lists it.
+/// collector, and [`live_scopes`](super::live_scopes) lists it.
 /// Scopes created while it was off are not listed. Switching it off stops
 /// recording new scopes; those already recorded stay listed until they end.
 pub fn track_process(on: bool) {
@@ -48,7 +46,7 @@ pub fn is_tracking_process() -> bool {
 ///
 /// [`LeakCheck`](crate::testing::LeakCheck) and `#[scoped_cancel::test]`
 /// build on this; use a collector directly to watch one runtime in
-/// production (see the module docs for the cost).
+/// production (see the [module docs](super) for the cost).
 pub struct Collector {
     /// One list per attachment (a thread attached twice has two).
     pub(crate) locals: Mutex<Vec<Arc<Local>>>,
@@ -129,6 +127,11 @@ impl Collector {
         }
         out.retain(|(node, _)| !node.has_ended());
         out
+    }
+
+    /// The scopes recorded by this collector that are still alive, oldest first.
+    pub fn scopes(&self) -> Vec<LiveScope> {
+        LiveScope::list(self.snapshot())
     }
 
     /// How many scopes recorded by this collector are still alive.

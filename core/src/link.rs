@@ -48,6 +48,11 @@ impl Link {
         }
     }
 
+    /// The key of this link's entry for `node`, formatted with `Debug`.
+    pub(crate) fn key_text(&self, node: &Node) -> Option<String> {
+        self.shard.key_text(self.hash, node)
+    }
+
     /// A weak way back to this entry's key, for a tracking record.
     pub(crate) fn key_ref(&self) -> KeyRef {
         KeyRef {

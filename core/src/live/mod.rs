@@ -1,10 +1,56 @@
-//! Live-scope tracking: the hot-path hook under [`crate::testing`]. The
-//! record store is in `records.rs`; the public [`Collector`] and the
-//! process switch are in `testing/collector.rs`.
+//! Live scopes: which scopes are alive, per runtime or in the whole
+//! process, for a `/debug/scopes` page, a watchdog, a support bundle — and
+//! for the leak checks of [`testing`](crate::testing), which build on it.
+//!
+//! Registries list their own scopes ([`Registry::report`](crate::Registry::report));
+//! a [`Collector`] also sees anonymous ones ([`Scope::root`](crate::Scope::root),
+//! [`Scope::child`](crate::Scope::child), tasks' scopes). Two ways in:
+//!
+//! - [`track_process`]`(true)` + [`live_scopes`]: every scope of the whole
+//!   process, switched on at run time (what [`dump`](crate::dump) and
+//!   `/debug/scopes` list).
+//! - a [`Collector`] attached to one runtime's threads
+//!   ([`Collector::instrument`]) or to one thread.
+//!
+//! ```
+//! use scoped_cancel::{live, Scope};
+//!
+//! live::track_process(true);
+//! let scope = Scope::root();
+//! assert!(live::live_scopes().iter().any(|s| s.line() == line!() - 1));
+//! drop(scope);
+//! live::track_process(false);
+//! ```
+//!
+//! # Attribution
+//!
+//! A scope is recorded by the collector attached to the thread that
+//! *creates* it, and removed when it drops, wherever that happens. A leak
+//! check attaches its collector to its runtime's threads (workers and
+//! blocking pool) and to the thread that runs the body, so tests running in
+//! parallel in one binary never see each other's scopes. Scopes created on
+//! other threads go to the process collector while [`track_process`] is on,
+//! and are recorded by no one otherwise.
+//!
+//! # Cost
+//!
+//! While no collector is attached anywhere and process tracking is off,
+//! creating a scope pays one relaxed atomic load and a branch for tracking.
+//! While a collector records it, a scope also costs a thread-local read, an
+//! uncontended lock (its thread's own record list), a weak reference and a
+//! push; its end costs one store. Keyed scopes are recorded with a weak way
+//! back to their registry entry, so a report shows the key without the key
+//! being cloned or formatted when the scope is entered. On, a tracked call
+//! costs a fifth or so more than an untracked one (the figures are in the
+//! repository's BENCHMARKS.md): so nothing is recorded unless a check
+//! attaches a collector or process tracking is switched on. (A cargo
+//! feature would not make the off path cheaper than its one load, and a
+//! run-time switch lets a production binary turn the listing on while
+//! debugging.)
 //!
 //! # Structure
 //!
-//! A [`Collector`] holds one record list ([`Local`]) per thread attached to
+//! A [`Collector`] holds one record list (`Local`) per thread attached to
 //! it, so recording a scope locks only the creating thread's own list, a
 //! lock no other thread takes except to read a report. A record is a weak
 //! reference to the scope's node (and, for keyed scopes, a weak way back to
@@ -17,18 +63,10 @@
 //! test's block-on thread and its runtime's threads while the test runs.
 //! The *process* collector, while switched on with [`track_process`], takes
 //! the scopes of every thread that has no current list, into a list per
-//! thread made on first use. [`Scope::new`](crate::Scope) calls [`attach`].
-//!
-//! # Cost
-//!
-//! `ACTIVE` counts the attachments alive in the process, plus one while
-//! process tracking is on. While it is zero, [`attach`] is one relaxed load
-//! and a branch: the whole price of tracking when it is off.
-//! When it is on, a scope costs a thread-local read, an uncontended lock, a
-//! weak reference and a push; keyed scopes also keep a weak way back to
-//! their registry entry ([`KeyRef`]), where a report finds and formats the
-//! key. Its end costs a store (see `testing`'s docs for the measured
-//! numbers).
+//! thread made on first use. [`Scope`](crate::Scope)'s constructors call
+//! `attach`. `ACTIVE` counts the attachments alive in the process, plus one
+//! while process tracking is on: while it is zero, `attach` is one relaxed
+//! load and a branch.
 //!
 //! # Invariants
 //!
@@ -42,16 +80,20 @@
 //! 3. Locks nest in one order only: a collector's list of locals, then one
 //!    local's records; `COLLECTORS` is never held while either is taken.
 
+mod collector;
 mod records;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
+use crate::link::KeyRef;
 use crate::node::Node;
-use crate::registry::link::Link;
-use crate::testing::{AttachGuard, Collector};
+pub use collector::{is_tracking_process, track_process, AttachGuard, Collector};
 pub(crate) use records::{Local, Record};
+pub use scope::LiveScope;
+
+mod scope;
 
 /// Attachments alive in the process, plus one while process tracking is on.
 /// The fast path reads only this.
@@ -89,18 +131,18 @@ fn would_record() -> bool {
 /// was recorded, and then the scope must [`end`](Node::end_tracked) its node
 /// when it drops.
 #[inline]
-pub(crate) fn attach(node: &Arc<Node>, link: Option<&Link>) -> bool {
+pub(crate) fn attach(node: &Arc<Node>, key: impl FnOnce() -> Option<KeyRef>) -> bool {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
         return false;
     }
-    attach_slow(node, link)
+    attach_slow(node, key())
 }
 
 #[inline(never)]
-fn attach_slow(node: &Arc<Node>, link: Option<&Link>) -> bool {
+fn attach_slow(node: &Arc<Node>, key: Option<KeyRef>) -> bool {
     let mut record = Some(Record {
         node: Arc::downgrade(node),
-        key: link.map(Link::key_ref),
+        key,
     });
     // `try_with`: a scope may be created while thread-locals are torn down.
     let _ = CURRENT.try_with(|current| {
@@ -121,8 +163,23 @@ fn attach_slow(node: &Arc<Node>, link: Option<&Link>) -> bool {
     record.is_none()
 }
 
-/// Every collector whose records [`live_scopes`](crate::testing::live_scopes)
-/// lists: the process collector, then the others still alive.
+/// Every live scope recorded anywhere in the process: by the process
+/// collector ([`track_process`]) and by every collector still alive (tests,
+/// instrumented runtimes), oldest first.
+pub fn live_scopes() -> Vec<LiveScope> {
+    let mut records = Vec::new();
+    all_collectors(|collector| records.extend(collector.snapshot()));
+    LiveScope::list(records)
+}
+
+/// `true` if a scope created now, on some thread, could be recorded: a
+/// collector is attached somewhere, or process tracking is on.
+pub fn is_recording() -> bool {
+    ACTIVE.load(Ordering::Relaxed) != 0
+}
+
+/// Every collector whose records [`live_scopes`] lists: the process
+/// collector, then the others still alive.
 pub(crate) fn all_collectors(mut f: impl FnMut(&Collector)) {
     if let Some(process) = PROCESS.get() {
         f(process);
@@ -143,8 +200,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::records::{lock_records, PRUNE_SLACK};
     use super::*;
-    use crate::testing::is_tracking_process;
-    use crate::Scope;
+        use crate::Scope;
 
     fn list_len(collector: &Collector) -> usize {
         let locals = lock(&collector.locals);
