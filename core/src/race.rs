@@ -11,6 +11,7 @@
 //! [`Cause::Deadline`]. A cooperative race never ends its body: it only
 //! cancels the scope at the deadline, for the body to notice.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -73,7 +74,7 @@ impl Watch {
         cx: &mut Context<'_>,
         body: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<Result<T, Ended>> {
-        let (polled, shielded) = crate::shield::track(|| {
+        let (polled, shielded) = track(|| {
             let _tasks = crate::ambient::EnteredLink::new(link);
             body(cx)
         });
@@ -155,4 +156,37 @@ fn ended(node: &Node, by_deadline: bool) -> Ended {
         cancelled: Cancelled::with_reason(cause, reason),
         by_deadline,
     }
+}
+
+thread_local! {
+    /// Up while a [`shield`](crate::shield) inside the body being polled is
+    /// pending.
+    static SHIELDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A shield inside the body being polled is pending (called by its poll).
+pub(crate) fn shield_pending() {
+    SHIELDED.with(|flag| flag.set(true));
+}
+
+/// Polls `body` and says whether a shield inside it is still pending; the
+/// flag is passed on to the enclosing race, which must not end its body
+/// either.
+#[inline]
+fn track<T>(body: impl FnOnce() -> T) -> (T, bool) {
+    /// Puts the outer flag back (raised if this body's was), also if the
+    /// body panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        #[inline]
+        fn drop(&mut self) {
+            let outer = self.0;
+            SHIELDED.with(|flag| flag.set(outer | flag.get()));
+        }
+    }
+    let restore = Restore(SHIELDED.with(|flag| flag.replace(false)));
+    let out = body();
+    let shielded = SHIELDED.with(|flag| flag.get());
+    drop(restore);
+    (out, shielded)
 }

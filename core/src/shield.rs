@@ -3,15 +3,14 @@
 //!
 //! A shield runs its future in a root scope of its own (marked as a shield
 //! in dumps), so no enclosing cancel reaches it. While it is pending it
-//! raises a thread-local flag for the poll in progress; every race of a
-//! body against its scope ([`Run`](crate::Run): the macro, `Scope::run*`,
-//! the tower layer's handler) reads the flag after polling its body, and
-//! while it is up does not end the body for a cancel: the body is dropped
+//! raises a thread-local flag for the poll in progress (`race.rs`); every
+//! race of a body against its scope ([`Run`](crate::Run): the macro,
+//! `Scope::run*`, the tower layer's handler) reads the flag after polling
+//! its body, and while it is up does not end the body for a cancel: the body is dropped
 //! at the first `.await` after the shield, and the call then returns the
 //! enclosing scope's cause. A deadline that passes meanwhile still cancels
 //! the enclosing scope (so its token reads `Deadline`); only the drop waits.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -22,33 +21,6 @@ use pin_project_lite::pin_project;
 use crate::cause::Cancelled;
 use crate::run::Run;
 use crate::scope::Scope;
-
-thread_local! {
-    /// Up while a shield inside the body being polled is pending.
-    static SHIELDED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Polls `body` and says whether a shield inside it is still pending; the
-/// flag is passed on to the enclosing race, which must not end its body
-/// either.
-#[inline]
-pub(crate) fn track<T>(body: impl FnOnce() -> T) -> (T, bool) {
-    let outer = SHIELDED.with(|flag| flag.replace(false));
-    // Put back also if the body panics.
-    struct Restore(bool);
-    impl Drop for Restore {
-        #[inline]
-        fn drop(&mut self) {
-            let inner = SHIELDED.with(|flag| flag.get());
-            SHIELDED.with(|flag| flag.set(self.0 | inner));
-        }
-    }
-    let restore = Restore(outer);
-    let out = body();
-    let shielded = SHIELDED.with(|flag| flag.get());
-    drop(restore);
-    (out, shielded)
-}
 
 /// Runs `fut` to completion in a scope that the enclosing scopes'
 /// cancellation does not reach, for at most `timeout`.
@@ -121,7 +93,7 @@ impl<F: Future> Future for Shield<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let polled = self.project().run.poll(cx);
         if polled.is_pending() {
-            SHIELDED.with(|flag| flag.set(true));
+            crate::race::shield_pending();
         }
         polled
     }
