@@ -71,16 +71,18 @@
 //    the current scope; live-scope tracking; tracing and metrics hooks.
 // 6. `token`, `scope`, `run`, `race`, `after_cancel`, `shield`: the public
 //    handles and the one race of a body against its scope.
-// 7. `registry`, `storable`, `from_cancelled`, `group`: keyed scopes, task
-//    groups.
+// 7. `registry`, `storable`, `from_cancelled`, `builder`, `group`: keyed
+//    scopes, the one way to name a scope, task groups.
 // 8. `testing`, `watchdog`, `dump`, `tower`, `__private`: built on all the
 //    above.
 mod after_cancel;
 mod ambient;
+mod builder;
 mod cause;
 mod deadline;
 mod facts;
 mod from_cancelled;
+mod group;
 mod link;
 mod needs_tokio;
 mod node;
@@ -100,8 +102,10 @@ mod token;
 pub mod __private;
 
 pub use after_cancel::AfterCancel;
+pub use builder::{AsParentScope, ScopeBuilder};
 pub use cause::{Cancelled, Cause};
 pub use from_cancelled::FromCancelled;
+pub use group::{GroupError, TaskGroup};
 pub use registry::{
     EnterError, EnterWaiting, Key, Registry, RegistryEntry, ScopeInfo, ShutdownReport,
 };

@@ -118,8 +118,8 @@ impl Scope {
         // A child of a keyed scope (or of such a child) counts the tasks
         // spawned from it in the same registry; so does one made while a
         // keyed scope's body is polled (`ambient.rs`).
-        child.link = match &self.link {
-            Some(link) => Some(link.for_child()),
+        child.link = match self.task_link() {
+            Some(link) => Some(link),
             None => crate::ambient::tasks_link(),
         };
         child
@@ -349,6 +349,18 @@ impl Scope {
     pub fn on_end<F: FnOnce() + Send + 'static>(self, hook: F) -> Scope {
         self.token.node.on_end(Box::new(hook));
         self
+    }
+
+    /// A link for a child: the registry this scope (or a keyed ancestor it
+    /// is a child of) counts tasks in.
+    pub(crate) fn task_link(&self) -> Option<Link> {
+        self.link.as_ref().map(Link::for_child)
+    }
+
+    /// Gives a new anonymous scope the link its tasks are counted by.
+    pub(crate) fn set_task_link(&mut self, link: Option<Link>) {
+        debug_assert!(!self.has(KEYED));
+        self.link = link;
     }
 
     /// This scope's own registry entry's link, if it is keyed.

@@ -128,7 +128,10 @@ async fn spawn_runs_a_task_tied_to_the_scope() {
     let stuck = scope.spawn(pending::<()>());
     drop(scope);
     // The task's call says why: the scope it was spawned from exited.
-    assert_eq!(stuck.await.unwrap().unwrap_err().cause(), Cause::ScopeExited);
+    assert_eq!(
+        stuck.await.unwrap().unwrap_err().cause(),
+        Cause::ScopeExited
+    );
 }
 
 #[test]

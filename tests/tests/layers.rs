@@ -17,7 +17,11 @@ fn no_crate_has_an_import_cycle_across_modules() {
     for krate in ["core", "cluster", "audit", "macros"] {
         let src = root.join(krate).join("src");
         let graph = Graph::read(&src);
-        assert!(graph.edges.len() > 3, "{krate}: too few files read from {}", src.display());
+        assert!(
+            graph.edges.len() > 3,
+            "{krate}: too few files read from {}",
+            src.display()
+        );
         let allowed: BTreeSet<&str> = ONE_LAYER
             .iter()
             .filter(|(name, _)| *name == krate)
@@ -34,7 +38,11 @@ fn no_crate_has_an_import_cycle_across_modules() {
             }
         }
     }
-    assert!(failures.is_empty(), "import cycles across modules:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "import cycles across modules:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -43,7 +51,11 @@ fn the_checker_finds_a_cycle_across_modules() {
     let dir = std::env::temp_dir().join(format!("layers-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("b")).unwrap();
     std::fs::write(dir.join("lib.rs"), "mod a; mod b;").unwrap();
-    std::fs::write(dir.join("a.rs"), "use crate::b::inner::Thing; // crate::c in a comment").unwrap();
+    std::fs::write(
+        dir.join("a.rs"),
+        "use crate::b::inner::Thing; // crate::c in a comment",
+    )
+    .unwrap();
     std::fs::write(dir.join("b/mod.rs"), "mod inner;").unwrap();
     std::fs::write(dir.join("b/inner.rs"), "fn f() { crate::a::g() }").unwrap();
     let cycles = Graph::read(&dir).cycles();
@@ -68,10 +80,20 @@ impl Graph {
         let modules: BTreeMap<Vec<String>, String> = files
             .iter()
             .map(|file| {
-                let rel = file.strip_prefix(src).unwrap().to_string_lossy().replace('\\', "/");
-                let mut parts: Vec<String> =
-                    rel.trim_end_matches(".rs").split('/').map(str::to_owned).collect();
-                if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+                let rel = file
+                    .strip_prefix(src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let mut parts: Vec<String> = rel
+                    .trim_end_matches(".rs")
+                    .split('/')
+                    .map(str::to_owned)
+                    .collect();
+                if matches!(
+                    parts.last().map(String::as_str),
+                    Some("mod" | "lib" | "main")
+                ) {
                     parts.pop();
                 }
                 (parts, rel)
@@ -84,9 +106,8 @@ impl Graph {
             if !(file == "lib.rs" || file == "main.rs") {
                 for path in crate_paths(&text) {
                     // The longest prefix that names a module.
-                    if let Some(target) = (1..=path.len())
-                        .rev()
-                        .find_map(|n| modules.get(&path[..n]))
+                    if let Some(target) =
+                        (1..=path.len()).rev().find_map(|n| modules.get(&path[..n]))
                     {
                         if target != file {
                             targets.insert(target.clone());
@@ -111,7 +132,8 @@ impl Graph {
             .collect();
         let n = nodes.len();
         let (mut index, mut low) = (vec![usize::MAX; n], vec![0; n]);
-        let (mut on_stack, mut stack, mut next, mut out) = (vec![false; n], Vec::new(), 0, Vec::new());
+        let (mut on_stack, mut stack, mut next, mut out) =
+            (vec![false; n], Vec::new(), 0, Vec::new());
         for start in 0..n {
             if index[start] != usize::MAX {
                 continue;
@@ -176,7 +198,9 @@ fn strip_comments(text: &str) -> String {
     let mut rest = text;
     while let Some(at) = rest.find("/*") {
         out.push_str(&rest[..at]);
-        rest = rest[at..].find("*/").map_or("", |end| &rest[at + end + 2..]);
+        rest = rest[at..]
+            .find("*/")
+            .map_or("", |end| &rest[at + end + 2..]);
     }
     out.push_str(rest);
     out.lines()
@@ -220,7 +244,13 @@ fn crate_paths(text: &str) -> Vec<Vec<String>> {
                     .map(str::to_owned)
                     .collect();
                 if !segs.is_empty() {
-                    out.push(prefix.iter().cloned().chain(segs.into_iter().take(2)).collect());
+                    out.push(
+                        prefix
+                            .iter()
+                            .cloned()
+                            .chain(segs.into_iter().take(2))
+                            .collect(),
+                    );
                 }
             }
         } else if !prefix.is_empty() {

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::ScopeDump;
 
-
 pub(super) fn write(dump: &ScopeDump) -> String {
     let mut out = String::new();
     let _ = write!(out, r#"{{"scopes":{},"sites":["#, dump.total);

@@ -38,8 +38,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::cause::Cause;
-use crate::registry::{Key, Registry};
 use crate::live::live_scopes;
+use crate::registry::{Key, Registry};
 
 /// Scopes listed per site; the rest are counted, not listed.
 pub const LIST_PER_SITE: usize = 50;

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use super::{lock, Local, LiveScope, ACTIVE, COLLECTORS, CURRENT, HOOKED, PROCESS, PROCESS_ON};
+use super::{lock, LiveScope, Local, ACTIVE, COLLECTORS, CURRENT, HOOKED, PROCESS, PROCESS_ON};
 use crate::link::KeyRef;
 use crate::node::Node;
 

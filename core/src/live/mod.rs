@@ -200,7 +200,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::records::{lock_records, PRUNE_SLACK};
     use super::*;
-        use crate::Scope;
+    use crate::Scope;
 
     fn list_len(collector: &Collector) -> usize {
         let locals = lock(&collector.locals);

@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, PoisonError, Weak};
 
-use crate::node::Node;
 use crate::link::KeyRef;
+use crate::node::Node;
 use crate::sync::{Mutex as SyncMutex, MutexGuard as SyncMutexGuard};
 
 /// One scope's record: weak, so that it never keeps the node alive, and

@@ -85,4 +85,3 @@ impl fmt::Display for LiveScope {
         self.facts.write(f, key)
     }
 }
-

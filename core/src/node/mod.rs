@@ -379,7 +379,11 @@ impl Node {
     /// The cancel, with the panic of a callback (if any) handed back for
     /// the caller to raise when it is done (a scope's guard unlinks first).
     #[inline]
-    pub(crate) fn cancel_deferred(&self, cause: Cause, reason: Option<Arc<str>>) -> (bool, Deferred) {
+    pub(crate) fn cancel_deferred(
+        &self,
+        cause: Cause,
+        reason: Option<Arc<str>>,
+    ) -> (bool, Deferred) {
         let (won, taken) = self.cancel_node(cause, reason);
         let deferred = match taken {
             // Out of line: most nodes have no listeners.

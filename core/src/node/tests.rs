@@ -11,14 +11,20 @@ fn origin() -> Origin {
 /// Places in `node`'s list, free or not (0 once a cancel took it).
 fn list_len(node: &Node) -> usize {
     let shared = node.lock_shared();
-    let listeners = shared.more.as_ref().and_then(|more| more.listeners.as_ref());
+    let listeners = shared
+        .more
+        .as_ref()
+        .and_then(|more| more.listeners.as_ref());
     listeners.map_or(0, |l| l.places())
 }
 
 /// Listeners in `node`'s list that are still alive.
 fn alive(node: &Node) -> usize {
     let shared = node.lock_shared();
-    let listeners = shared.more.as_ref().and_then(|more| more.listeners.as_ref());
+    let listeners = shared
+        .more
+        .as_ref()
+        .and_then(|more| more.listeners.as_ref());
     listeners.map_or(0, |l| l.alive())
 }
 
@@ -106,7 +112,10 @@ fn a_childs_own_cause_stands_when_its_parent_is_cancelled_later() {
     assert_eq!(grandchild.cause(), Some(Cause::Parent));
     parent.cancel_with(Cause::ScopeExited);
     assert_eq!(child.cause(), Some(Cause::Requested));
-    assert_eq!(grandchild.root_cause().map(|(c, _)| c), Some(Cause::Requested));
+    assert_eq!(
+        grandchild.root_cause().map(|(c, _)| c),
+        Some(Cause::Requested)
+    );
 }
 
 #[test]

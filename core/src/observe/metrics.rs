@@ -65,7 +65,9 @@ fn by_name(name: &'static str) -> &'static Handles {
 #[inline]
 fn handles(origin: &Origin) -> &'static Handles {
     match origin {
-        Origin::Site(site) => site.metrics.get_or_init(|| Handles::register(origin.name())),
+        Origin::Site(site) => site
+            .metrics
+            .get_or_init(|| Handles::register(origin.name())),
         Origin::Caller { name, .. } => by_name(name),
     }
 }

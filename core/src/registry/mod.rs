@@ -182,7 +182,6 @@ impl<K: Key> Registry<K> {
         }
     }
 
-
     /// `true` if `key` has a live entry (cancelled or not: only the guard
     /// removes it).
     pub fn contains_key<Q>(&self, key: &Q) -> bool

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use hashbrown::hash_table::Entry;
 
 use super::error::EnterError;
-use crate::link::Link;
 use super::storage::Slot;
 use super::{Key, Registry};
 use crate::cause::Cause;
+use crate::link::Link;
 use crate::node::Node;
 use crate::scope::Scope;
 use crate::site::Origin;

@@ -72,9 +72,7 @@ impl<K: Key> Registry<K> {
             let common = &waiting.0;
             // `Duration::MAX` (or any grace past what the clock can count)
             // waits without a deadline.
-            let mut deadline = pin!(started
-                .checked_add(grace)
-                .map(tokio::time::sleep_until));
+            let mut deadline = pin!(started.checked_add(grace).map(tokio::time::sleep_until));
             loop {
                 let mut ended = pin!(common.ended.notified());
                 // Registered before checking, so an end between the check and

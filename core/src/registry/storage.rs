@@ -65,9 +65,9 @@ use std::sync::{Arc, PoisonError};
 use hashbrown::HashTable;
 use tokio::sync::Notify;
 
-use crate::link::Shard;
 use super::queue::Queues;
 use super::Key;
+use crate::link::Shard;
 use crate::node::Node;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, MutexGuard};
 

@@ -13,11 +13,11 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
 use super::error::EnterError;
-use crate::link::Link;
 use super::queue::{State, Waiter};
 use super::storage::{ShardImpl, Slot, Storage};
 use super::{Key, Registry};
 use crate::cause::Cancelled;
+use crate::link::Link;
 use crate::node::Node;
 use crate::race::Watch;
 use crate::scope::Scope;

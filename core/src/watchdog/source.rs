@@ -3,11 +3,11 @@
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use crate::node::Node;
 use crate::link::KeyRef;
+use crate::live::all_collectors;
+use crate::node::Node;
 use crate::registry::storage::Storage;
 use crate::registry::{Key, Registry};
-use crate::live::all_collectors;
 
 /// A set of live scopes, snapshotted under its locks and read after.
 pub(super) trait Source: Send + 'static {
