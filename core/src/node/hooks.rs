@@ -6,7 +6,7 @@
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::Weak;
 
 use super::listeners::{Call, Listener, Listeners};
 use super::{Node, HAS_ENDS};
@@ -104,35 +104,47 @@ impl Deferred {
     }
 }
 
-/// Acts on the listeners a cancel of `node` took: children are cancelled
-/// with [`Cause::Parent`] and their own listeners acted on in turn, depth
+/// Acts on the listeners a cancel of `node` took: first its callbacks, in
+/// the order they were added, each with its node; then its children, each
+/// cancelled with [`Cause::Parent`] and acted on in turn the same way, depth
 /// first in the order they were added, without recursion (a deep tree
-/// cannot overflow the stack); callbacks are called with their node.
+/// cannot overflow the stack). So a node's callbacks run right after its
+/// cause is recorded, before those of its descendants.
 #[inline(never)]
 pub(super) fn run_listeners(node: &Node, taken: Listeners) -> Deferred {
     let mut deferred = Deferred::none();
-    // Each level: the node whose listeners these are (`None`: `node`).
-    let mut stack: Vec<(Option<Arc<Node>>, std::vec::IntoIter<Listener>)> =
-        vec![(None, taken.into_list().into_iter())];
-    while let Some((owner, level)) = stack.last_mut() {
-        let Some(listener) = level.next() else {
+    let mut stack = vec![calls_then_children(node, taken, &mut deferred)];
+    while let Some(level) = stack.last_mut() {
+        let Some(child) = level.next() else {
             stack.pop();
             continue;
         };
-        match listener {
-            Listener::Child(child) => {
-                if let Some(child) = child.upgrade() {
-                    if let (_, Some(grandchildren)) = child.cancel_node(Cause::Parent, None) {
-                        let list = grandchildren.into_list().into_iter();
-                        stack.push((Some(child), list));
-                    }
-                }
-            }
-            Listener::Call(call) => {
-                let owner: &Node = owner.as_deref().unwrap_or(node);
-                deferred.catch(|| call(owner));
+        if let Some(child) = child.upgrade() {
+            if let (_, Some(grandchildren)) = child.cancel_node(Cause::Parent, None) {
+                stack.push(calls_then_children(&child, grandchildren, &mut deferred));
             }
         }
     }
     deferred
+}
+
+/// Runs the callbacks of `owner`'s list, and returns its children (the
+/// callbacks' places emptied in place: no second list is allocated).
+fn calls_then_children(
+    owner: &Node,
+    taken: Listeners,
+    deferred: &mut Deferred,
+) -> impl Iterator<Item = Weak<Node>> {
+    let mut list = taken.into_list();
+    for listener in &mut list {
+        if let Listener::Call(call) = listener {
+            // A closure that captures nothing: boxed without allocating.
+            let call = std::mem::replace(call, Box::new(|_| {}));
+            deferred.catch(|| call(owner));
+        }
+    }
+    list.into_iter().filter_map(|listener| match listener {
+        Listener::Child(child) => Some(child),
+        Listener::Call(_) => None,
+    })
 }
