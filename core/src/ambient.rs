@@ -28,7 +28,7 @@ use crate::link::Link;
 use crate::node::Node;
 use crate::site::Origin;
 
-thread_local! {
+crate::sync::thread_local! {
     /// Holds a handle only during a poll, so there is never anything to
     /// drop at thread exit; `ManuallyDrop` says so, which spares every
     /// access the check for a registered destructor.
@@ -47,7 +47,10 @@ pub(crate) fn swap(handle: &mut Option<Arc<Node>>) {
 
 #[inline]
 fn swap_cell(handle: &Cell<Option<Arc<Node>>>) {
-    CURRENT.with(|slot| slot.swap(handle));
+    // `try_with`: never fails in std (no destructor is registered for the
+    // slot); under shuttle, a task's futures may be dropped after its
+    // thread-locals, and then there is no slot to swap with.
+    let _ = CURRENT.try_with(|slot| slot.swap(handle));
 }
 
 /// While alive, `handle`'s node is the current scope of this thread
@@ -86,18 +89,23 @@ impl Drop for Refill<'_> {
 /// A new node under the current scope, or a root when there is none. The
 /// slot is empty meanwhile: no user code runs here.
 pub(crate) fn child_of_current(origin: Origin) -> Arc<Node> {
-    CURRENT.with(|slot| {
-        let current = Refill(slot, slot.take());
-        Node::under(current.1.as_ref(), origin)
-    })
+    CURRENT
+        .try_with(|slot| {
+            let current = Refill(slot, slot.take());
+            Node::under(current.1.as_ref(), origin)
+        })
+        .unwrap_or_else(|_| Node::root(origin))
 }
 
 /// A new handle to the current scope's node, if any.
 pub(crate) fn current() -> Option<Arc<Node>> {
-    CURRENT.with(|slot| {
-        let current = Refill(slot, slot.take());
-        current.1.clone()
-    })
+    CURRENT
+        .try_with(|slot| {
+            let current = Refill(slot, slot.take());
+            current.1.clone()
+        })
+        .ok()
+        .flatten()
 }
 
 /// While alive, `link` (a scope's registry link, moved out of the scope)
@@ -112,7 +120,9 @@ impl<'a> EnteredLink<'a> {
             return EnteredLink(None);
         }
         let link = Cell::from_mut(link);
-        TASKS.with(|slot| slot.swap(link));
+        if TASKS.try_with(|slot| slot.swap(link)).is_err() {
+            return EnteredLink(None);
+        }
         EnteredLink(Some(link))
     }
 }
@@ -121,7 +131,7 @@ impl Drop for EnteredLink<'_> {
     #[inline]
     fn drop(&mut self) {
         if let Some(link) = self.0 {
-            TASKS.with(|slot| slot.swap(link));
+            let _ = TASKS.try_with(|slot| slot.swap(link));
         }
     }
 }
@@ -129,10 +139,13 @@ impl Drop for EnteredLink<'_> {
 /// A handle for a task started now: the link of the innermost keyed scope
 /// being polled (see the module docs), if any.
 pub(crate) fn tasks_link() -> Option<Link> {
-    TASKS.with(|slot| {
-        let link = slot.take();
-        let handle = link.as_ref().map(Link::for_child);
-        slot.set(link);
-        handle
-    })
+    TASKS
+        .try_with(|slot| {
+            let link = slot.take();
+            let handle = link.as_ref().map(Link::for_child);
+            slot.set(link);
+            handle
+        })
+        .ok()
+        .flatten()
 }

@@ -158,7 +158,7 @@ fn ended(node: &Node, by_deadline: bool) -> Ended {
     }
 }
 
-thread_local! {
+crate::sync::thread_local! {
     /// Up while a [`shield`](crate::shield) inside the body being polled is
     /// pending.
     static SHIELDED: Cell<bool> = const { Cell::new(false) };
@@ -166,7 +166,7 @@ thread_local! {
 
 /// A shield inside the body being polled is pending (called by its poll).
 pub(crate) fn shield_pending() {
-    SHIELDED.with(|flag| flag.set(true));
+    let _ = SHIELDED.try_with(|flag| flag.set(true));
 }
 
 /// Polls `body` and says whether a shield inside it is still pending; the
@@ -181,12 +181,16 @@ fn track<T>(body: impl FnOnce() -> T) -> (T, bool) {
         #[inline]
         fn drop(&mut self) {
             let outer = self.0;
-            SHIELDED.with(|flag| flag.set(outer | flag.get()));
+            let _ = SHIELDED.try_with(|flag| flag.set(outer | flag.get()));
         }
     }
-    let restore = Restore(SHIELDED.with(|flag| flag.replace(false)));
+    let restore = Restore(
+        SHIELDED
+            .try_with(|flag| flag.replace(false))
+            .unwrap_or(false),
+    );
     let out = body();
-    let shielded = SHIELDED.with(|flag| flag.get());
+    let shielded = SHIELDED.try_with(|flag| flag.get()).unwrap_or(false);
     drop(restore);
     (out, shielded)
 }

@@ -14,3 +14,11 @@ pub(crate) use shuttle::sync::{
     atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize},
     Mutex, MutexGuard,
 };
+
+// Thread-locals too: shuttle runs each modelled thread (and each task) as
+// its own "thread", which std's thread-locals cannot tell apart.
+#[cfg(not(shuttle))]
+pub(crate) use std::thread_local;
+
+#[cfg(shuttle)]
+pub(crate) use shuttle::thread_local;

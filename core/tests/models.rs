@@ -1,5 +1,6 @@
-//! Runs the shuttle models (`shuttle_model.rs`, and `shuttle_policy.rs` for
-//! the per-key policies) as part of `cargo test`.
+//! Runs the shuttle models (`shuttle_model.rs`, `shuttle_policy.rs` for
+//! the per-key policies, `shuttle_callbacks.rs` for callbacks on cancel,
+//! links and task groups) as part of `cargo test`.
 //!
 //! The models need the crate compiled with `--cfg shuttle` (its mutexes and
 //! atomics become shuttle's), which a normal build cannot provide: a cfg is
@@ -40,6 +41,8 @@ fn shuttle_models_pass() {
             "shuttle_model",
             "--test",
             "shuttle_policy",
+            "--test",
+            "shuttle_callbacks",
             "--manifest-path",
         ])
         .arg(&manifest)

@@ -36,7 +36,11 @@ fn a_callback_runs_once_on_the_cancelling_thread_after_the_cause() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, canceller, "on the thread that cancelled");
-    assert_eq!(seen[0].1, Some(Cause::Requested), "after the cause was recorded");
+    assert_eq!(
+        seen[0].1,
+        Some(Cause::Requested),
+        "after the cause was recorded"
+    );
     assert_eq!(seen[0].2.as_deref(), Some("done elsewhere"));
 }
 
@@ -95,7 +99,10 @@ fn a_callback_runs_for_a_cancel_that_reaches_it_from_an_ancestor() {
     parent.cancel();
     assert_eq!(
         *order.lock().unwrap(),
-        [("child", Some(Cause::Parent)), ("grandchild", Some(Cause::Parent))]
+        [
+            ("child", Some(Cause::Parent)),
+            ("grandchild", Some(Cause::Parent))
+        ]
     );
 }
 
@@ -137,7 +144,9 @@ fn a_panicking_callback_lets_the_others_run_and_the_cancel_panics_after_them() {
 fn a_panicking_callback_in_a_scopes_end_does_not_keep_its_key() {
     static JOBS: Registry<u8> = Registry::new();
     let scope = JOBS.enter(1).unwrap();
-    let _registration = scope.token().after_cancel(|| panic!("callback failed at the end"));
+    let _registration = scope
+        .token()
+        .after_cancel(|| panic!("callback failed at the end"));
     let ended = scoped_cancel_tests::with_quiet_panics("callback failed at the end", || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(scope)))
     });
@@ -202,17 +211,33 @@ async fn a_reason_reaches_the_call_its_descendants_and_the_reports() {
     let call = tokio::spawn(scope.run(std::future::pending::<()>()));
     tokio::task::yield_now().await;
     assert!(EXPORTS.cancel_with_reason(&7, "user 42 deleted the report"));
-    assert!(!EXPORTS.cancel_with_reason(&7, "second"), "the first cancel wins");
+    assert!(
+        !EXPORTS.cancel_with_reason(&7, "second"),
+        "the first cancel wins"
+    );
     let report = EXPORTS.report();
-    assert_eq!(report[0].reason().as_deref(), Some("user 42 deleted the report"));
-    assert!(report[0].to_string().contains("user 42 deleted the report"), "{}", report[0]);
+    assert_eq!(
+        report[0].reason().as_deref(),
+        Some("user 42 deleted the report")
+    );
+    assert!(
+        report[0].to_string().contains("user 42 deleted the report"),
+        "{}",
+        report[0]
+    );
     let cancelled = call.await.unwrap().unwrap_err();
     assert_eq!(cancelled.cause(), Cause::Requested);
     assert_eq!(cancelled.reason(), Some("user 42 deleted the report"));
     assert!(cancelled.to_string().contains("user 42 deleted the report"));
-    assert_eq!(token.reason().as_deref(), Some("user 42 deleted the report"));
+    assert_eq!(
+        token.reason().as_deref(),
+        Some("user 42 deleted the report")
+    );
     assert_eq!(child.token().cause(), Some(Cause::Parent));
-    assert_eq!(child.token().reason().as_deref(), Some("user 42 deleted the report"));
+    assert_eq!(
+        child.token().reason().as_deref(),
+        Some("user 42 deleted the report")
+    );
 }
 
 #[test]

@@ -29,7 +29,10 @@ async fn body_with_cleanup(progress: Progress, started: tokio::sync::oneshot::Se
         let own = Token::current().unwrap();
         assert!(!own.is_cancelled());
         sleep(CLEANUP).await;
-        assert!(!own.is_cancelled(), "the enclosing cancel did not reach the shield");
+        assert!(
+            !own.is_cancelled(),
+            "the enclosing cancel did not reach the shield"
+        );
         7
     })
     .await;
@@ -94,18 +97,27 @@ async fn a_shields_timeout_bounds_the_cleanup_of_a_cancelled_scope() {
 }
 
 #[scoped_cancel(token = outer_token)]
-async fn level_one(progress: Progress, tx: tokio::sync::oneshot::Sender<Token>) -> Result<(), Cancelled> {
+async fn level_one(
+    progress: Progress,
+    tx: tokio::sync::oneshot::Sender<Token>,
+) -> Result<(), Cancelled> {
     let _ = outer_token;
     level_two(progress, tx).await
 }
 
 #[scoped_cancel]
-async fn level_two(progress: Progress, tx: tokio::sync::oneshot::Sender<Token>) -> Result<(), Cancelled> {
+async fn level_two(
+    progress: Progress,
+    tx: tokio::sync::oneshot::Sender<Token>,
+) -> Result<(), Cancelled> {
     level_three(progress, tx).await
 }
 
 #[scoped_cancel]
-async fn level_three(progress: Progress, tx: tokio::sync::oneshot::Sender<Token>) -> Result<(), Cancelled> {
+async fn level_three(
+    progress: Progress,
+    tx: tokio::sync::oneshot::Sender<Token>,
+) -> Result<(), Cancelled> {
     body_with_cleanup(progress, tx).await;
     Ok(())
 }

@@ -130,8 +130,10 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         let task = Task::new(Run::new(child, CatchUnwind::new(fut), None, false), end);
         #[cfg(not(shuttle))]
         drop(tokio::spawn(task));
+        // Shuttle's handle aborts its task when dropped: keep it running
+        // detached, as tokio's does (models only).
         #[cfg(shuttle)]
-        drop(shuttle::future::spawn(task));
+        std::mem::forget(shuttle::future::spawn(task));
     }
 
     /// Cancels every task of the group (with [`Cause::Requested`](crate::Cause::Requested)

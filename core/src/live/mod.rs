@@ -110,7 +110,7 @@ pub(crate) static PROCESS: OnceLock<Collector> = OnceLock::new();
 /// created.
 pub(crate) static COLLECTORS: Mutex<Vec<Weak<Collector>>> = Mutex::new(Vec::new());
 
-thread_local! {
+crate::sync::thread_local! {
     /// This thread's list in the collector it is attached to, if any.
     pub(crate) static CURRENT: RefCell<Option<Arc<Local>>> = const { RefCell::new(None) };
     /// This thread's list in the process collector, made on first use.
