@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::source::Source;
 use super::WatchdogBuilder;
@@ -45,12 +45,17 @@ impl Sweeper {
     }
 
     pub(super) async fn run<S: Source>(mut self, source: S) {
-        let mut ticks = tokio::time::interval(self.config.interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // A sweep at once, then one an interval after the end of the last
+        // (a late sweep delays the next, as `MissedTickBehavior::Delay`
+        // does); an interval past what the clock counts (`Duration::MAX`)
+        // means no second sweep.
         loop {
-            ticks.tick().await;
             if !self.sweep(&source) {
                 return;
+            }
+            match Instant::now().checked_add(self.config.interval) {
+                Some(next) => tokio::time::sleep_until(next).await,
+                None => std::future::pending::<()>().await,
             }
         }
     }
