@@ -71,8 +71,8 @@
 //    the current scope; live-scope tracking; tracing and metrics hooks.
 // 6. `token`, `scope`, `run`, `race`, `after_cancel`, `shield`: the public
 //    handles and the one race of a body against its scope.
-// 7. `registry`, `storable`, `from_cancelled`, `builder`, `group`: keyed
-//    scopes, the one way to name a scope, task groups.
+// 7. `registry`, `storable`, `from_cancelled`, `builder`, `group`, `start`:
+//    keyed scopes, the one way to name a scope, task groups, eager starts.
 // 8. `testing`, `watchdog`, `dump`, `tower`, `__private`: built on all the
 //    above.
 mod after_cancel;
@@ -93,6 +93,7 @@ mod run;
 mod scope;
 mod shield;
 mod site;
+mod start;
 mod storable;
 mod sync;
 mod token;
@@ -112,6 +113,7 @@ pub use registry::{
 pub use run::Run;
 pub use scope::Scope;
 pub use shield::{shield, Shield};
+pub use start::start;
 pub use storable::Storable;
 pub use token::{Scoped, Token, Unscoped, UnscopedTokenCannotCrossThreads_CallIntoScopeFirst};
 

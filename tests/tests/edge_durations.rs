@@ -88,7 +88,10 @@ async fn the_macros_timeout_and_a_waiting_calls_timeout_accept_no_limit() {
     drop(holder);
     assert_eq!(call.await.unwrap(), Ok(1));
     let holder = WAITING.enter(2).unwrap();
-    assert_eq!(queued(2, Duration::ZERO).await.unwrap_err().cause(), Cause::Deadline);
+    assert_eq!(
+        queued(2, Duration::ZERO).await.unwrap_err().cause(),
+        Cause::Deadline
+    );
     drop(holder);
 }
 
@@ -113,6 +116,9 @@ async fn a_watchdog_with_no_limit_never_reports_and_one_with_no_interval_sweeps_
 
 #[tokio::test(start_paused = true)]
 async fn a_shield_with_no_limit_has_no_deadline() {
-    let out = shield(Duration::MAX, async { Token::current().unwrap().deadline() }).await;
+    let out = shield(Duration::MAX, async {
+        Token::current().unwrap().deadline()
+    })
+    .await;
     assert_eq!(out, Ok(None));
 }
