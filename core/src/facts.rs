@@ -19,6 +19,12 @@ pub(crate) struct Facts {
     pub(crate) cause: Option<Cause>,
     /// The reason of the cancel that reached it, if one was given.
     pub(crate) reason: Option<Arc<str>>,
+    /// The node's identity while it lives (its address), and its parent's:
+    /// what a dump draws its tree with.
+    pub(crate) id: usize,
+    pub(crate) parent: Option<usize>,
+    /// A [`shield`](crate::shield)'s scope.
+    pub(crate) shield: bool,
 }
 
 impl Facts {
@@ -32,6 +38,9 @@ impl Facts {
             age: node.born.age(),
             cause: node.cause(),
             reason: node.reason(),
+            id: node as *const Node as usize,
+            parent: node.parent().map(|parent| Arc::as_ptr(parent) as usize),
+            shield: node.is_shield(),
         }
     }
 

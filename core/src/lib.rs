@@ -591,7 +591,14 @@ pub use scoped_cancel_macros::scoped_cancel;
 /// | `flavor = "current_thread"` | the default: one thread runs the body and every task |
 /// | `flavor = "multi_thread"` | a multi-thread runtime (needs tokio's `rt-multi-thread` feature in your crate, as `#[tokio::test]` does) |
 /// | `worker_threads = N` | its number of workers (multi-thread only) |
-/// | `grace = "250ms"` | how long to wait for scopes and tasks that end a little after the body (default [`testing::DEFAULT_GRACE`], 500 ms; the same grammar as `timeout`: whole numbers with units `h`, `m`, `s`, `ms`, `us`, `ns`, largest first, e.g. `"1m30s"`) |
+/// | `grace = "250ms"` | *after* the body returns: how long to wait for scopes and tasks that end a little after it (default [`testing::DEFAULT_GRACE`], 500 ms) |
+/// | `timeout = "30s"` | *while* the body runs: a test still running then fails with the tree of its live scopes (which scope waits, where it was made, since when; see [`dump`]) instead of hanging CI (default: no limit) |
+///
+/// Durations are literals: whole numbers with units `h`, `m`, `s`, `ms`,
+/// `us`, `ns`, largest first, e.g. `"1m30s"`. Both are measured on the
+/// runtime's clock, so a paused clock (below) runs through them at once
+/// when the test is idle. A body that blocks its thread without awaiting
+/// cannot be stopped by `timeout` on the current-thread runtime.
 ///
 /// For a paused clock, call `tokio::time::pause()` first thing in the body
 /// (tokio's `test-util` feature); the grace period is then measured on the

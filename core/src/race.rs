@@ -56,6 +56,7 @@ impl Watch {
     }
 
     /// The deadline, if any and not yet passed.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.at
             .or_else(|| self.sleep.as_ref().map(|sleep| sleep.deadline()))
@@ -114,6 +115,7 @@ impl Watch {
     /// frames): `Some` if the scope is cancelled or its deadline has
     /// passed, checked before each poll, so an endless ready stream still
     /// ends.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn check(&mut self, node: &Node, link: Option<&Link>) -> Option<Cancelled> {
         if node.recorded_cause().is_some() {
             return Some(ended(node, false).cancelled);

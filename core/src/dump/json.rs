@@ -3,11 +3,17 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::tree::TreeRow;
 use super::ScopeDump;
+use crate::cause::Cause;
 
 pub(super) fn write(dump: &ScopeDump) -> String {
     let mut out = String::new();
-    let _ = write!(out, r#"{{"scopes":{},"sites":["#, dump.total);
+    let _ = write!(
+        out,
+        r#"{{"scopes":{},"tracking":{},"sites":["#,
+        dump.total, !dump.tracking_off
+    );
     for (i, group) in dump.groups.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -33,17 +39,64 @@ pub(super) fn write(dump: &ScopeDump) -> String {
                 Some(key) => string(&mut out, key),
                 None => out.push_str("null"),
             }
-            let _ = write!(out, r#","age_seconds":{},"cause":"#, seconds(row.age));
-            match &row.cause {
-                Some(cause) => string(&mut out, cause.label()),
-                None => out.push_str("null"),
-            }
+            let _ = write!(out, r#","age_seconds":{}"#, seconds(row.age));
+            state(&mut out, row.cause, row.reason.as_deref());
             out.push('}');
         }
         let _ = write!(out, r#"],"unlisted":{}}}"#, group.count - group.rows.len());
     }
-    out.push_str("]}");
+    out.push_str(r#"],"tree":["#);
+    tree(&mut out, &dump.tree);
+    let _ = write!(out, r#"],"tree_unlisted":{}}}"#, dump.tree_unlisted);
     out
+}
+
+/// `,"cause":..,"reason":..`.
+fn state(out: &mut String, cause: Option<Cause>, reason: Option<&str>) {
+    out.push_str(r#","cause":"#);
+    match cause {
+        Some(cause) => string(out, cause.label()),
+        None => out.push_str("null"),
+    }
+    out.push_str(r#","reason":"#);
+    match reason {
+        Some(reason) => string(out, reason),
+        None => out.push_str("null"),
+    }
+}
+
+/// The tree's rows, nested by depth: each row's object is closed when the
+/// next row is not deeper (its `children` closed first).
+fn tree(out: &mut String, rows: &[TreeRow]) {
+    let mut open: usize = 0; // objects left open, one per level
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            // Close the previous rows down to this row's parent.
+            while open > row.depth {
+                out.push_str("]}");
+                open -= 1;
+            }
+            if open == row.depth && rows[i - 1].depth >= row.depth {
+                out.push(',');
+            }
+        }
+        out.push_str(r#"{"name":"#);
+        string(out, &row.name);
+        out.push_str(r#","file":"#);
+        string(out, &row.file);
+        let _ = write!(out, r#","line":{},"key":"#, row.line);
+        match &row.key {
+            Some(key) => string(out, key),
+            None => out.push_str("null"),
+        }
+        let _ = write!(out, r#","age_seconds":{}"#, seconds(row.age));
+        state(out, row.cause, row.reason.as_deref());
+        let _ = write!(out, r#","shield":{},"children":["#, row.shield);
+        open = row.depth + 1;
+    }
+    for _ in 0..open {
+        out.push_str("]}");
+    }
 }
 
 fn seconds(age: Duration) -> String {

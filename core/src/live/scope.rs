@@ -39,6 +39,10 @@ impl LiveScope {
         scopes
     }
 
+    pub(crate) fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
     /// The scope's name: the annotated fn's path, or the name given at creation.
     pub fn name(&self) -> &str {
         self.facts.name

@@ -40,7 +40,6 @@ impl<K> ScopeInfo<K> {
         self.waiting.oldest
     }
 
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn facts(&self) -> &Facts {
         &self.facts
     }

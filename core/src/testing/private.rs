@@ -1,18 +1,22 @@
 //! What `#[scoped_cancel::test]` expands to call: re-exported as
 //! `__private::testing`. No semver promise.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::runtime::Builder;
 
 use super::check::{Background, LeakCheck, DEFAULT_GRACE};
+use crate::dump::ScopeDump;
 
 /// One test's runtime settings, from the attribute's arguments.
 #[derive(Debug)]
 pub struct Test {
     builder: Builder,
     grace: Duration,
+    timeout: Option<Duration>,
 }
 
 impl Test {
@@ -25,6 +29,7 @@ impl Test {
         Test {
             builder,
             grace: DEFAULT_GRACE,
+            timeout: None,
         }
     }
 
@@ -42,6 +47,12 @@ impl Test {
     /// `grace = "..."`, converted by the macro.
     pub fn grace_nanos(mut self, nanos: u64) -> Test {
         self.grace = Duration::from_nanos(nanos);
+        self
+    }
+
+    /// `timeout = "..."`, converted by the macro.
+    pub fn timeout_nanos(mut self, nanos: u64) -> Test {
+        self.timeout = Some(Duration::from_nanos(nanos));
         self
     }
 
@@ -65,7 +76,20 @@ impl Test {
             Background(Some(check.instrument(&mut builder).build().expect(
                 "#[scoped_cancel::test]: failed to build the tokio runtime",
             )));
-        let out = check.block_on(rt.get(), body);
+        let out = match self.timeout {
+            None => check.block_on(rt.get(), body),
+            Some(timeout) => match check.block_on(rt.get(), within(timeout, &check, body)) {
+                Ok(out) => out,
+                Err(tree) => {
+                    drop(rt);
+                    panic!(
+                        "test timed out: still running after its timeout of {timeout:?} \
+                         (`timeout = ..`; `grace = ..` is the wait for scopes after the body \
+                         returns). Its scopes, as they stood:\n{tree}"
+                    );
+                }
+            },
+        };
         if out.failed() {
             return out;
         }
@@ -97,4 +121,26 @@ impl<T, E> Outcome for Result<T, E> {
     fn failed(&self) -> bool {
         self.is_err()
     }
+}
+
+/// Runs `body` for at most `timeout` on the runtime's clock; at the
+/// timeout, the dump of the test's scopes, taken while the body still
+/// holds them (it is dropped afterwards, with the runtime).
+async fn within<F: Future>(
+    timeout: Duration,
+    check: &LeakCheck,
+    body: F,
+) -> Result<F::Output, ScopeDump> {
+    let mut body = pin!(body);
+    let mut sleep = pin!(tokio::time::sleep(timeout));
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = body.as_mut().poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(ScopeDump::collector(check.collector()))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }

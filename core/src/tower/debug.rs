@@ -15,6 +15,10 @@ use crate::dump::{wants_json, ScopeDump};
 /// `Accept: application/json`. Mount it at a route of your choosing;
 /// answers `GET` and `HEAD`, and 405 to anything else.
 ///
+/// **Serve it on an admin listener only**: a dump shows keys (user ids and
+/// whatever else your keys hold), fn names, source paths and ages. Where
+/// even operators should not see keys, [`redact_keys`](DebugScopes::redact_keys).
+///
 /// By default it dumps every tracked scope ([`ScopeDump::tracked`]: switch
 /// [`track_process`](crate::live::track_process) on, or instrument the
 /// runtime with a [`Collector`](crate::live::Collector));
@@ -41,6 +45,7 @@ use crate::dump::{wants_json, ScopeDump};
 #[derive(Clone)]
 pub struct DebugScopes<F = fn() -> ScopeDump> {
     dump: F,
+    redact: bool,
 }
 
 impl DebugScopes {
@@ -48,6 +53,7 @@ impl DebugScopes {
     pub fn new() -> Self {
         DebugScopes {
             dump: ScopeDump::tracked,
+            redact: false,
         }
     }
 }
@@ -61,7 +67,17 @@ impl Default for DebugScopes {
 impl<F: Fn() -> ScopeDump> DebugScopes<F> {
     /// Dumps what `dump` returns, taken afresh for every request.
     pub fn with(dump: F) -> Self {
-        DebugScopes { dump }
+        DebugScopes {
+            dump,
+            redact: false,
+        }
+    }
+
+    /// Shows every key as `<redacted>` ([`ScopeDump::redact_keys`]): keys
+    /// come from users.
+    pub fn redact_keys(mut self) -> Self {
+        self.redact = true;
+        self
     }
 }
 
@@ -81,11 +97,15 @@ impl<B, F: Fn() -> ScopeDump> Service<Request<B>> for DebugScopes<F> {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        ready(Ok(answer(&request, &self.dump)))
+        ready(Ok(answer(&request, &self.dump, self.redact)))
     }
 }
 
-fn answer<B>(request: &Request<B>, dump: &impl Fn() -> ScopeDump) -> Response<String> {
+fn answer<B>(
+    request: &Request<B>,
+    dump: &impl Fn() -> ScopeDump,
+    redact: bool,
+) -> Response<String> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = Response::new("method not allowed: GET or HEAD\n".to_owned());
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -98,7 +118,10 @@ fn answer<B>(request: &Request<B>, dump: &impl Fn() -> ScopeDump) -> Response<St
         .headers()
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok());
-    let dump = dump();
+    let dump = match redact {
+        true => dump().redact_keys(),
+        false => dump(),
+    };
     let (content_type, mut body) = if wants_json(request.uri().query(), accept) {
         ("application/json", dump.json())
     } else {

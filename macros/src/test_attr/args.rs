@@ -17,11 +17,13 @@ const ARGUMENTS: Accepted = Accepted {
         ("flavor", "flavor = \"multi_thread\""),
         ("worker_threads", "worker_threads = 2"),
         ("grace", "grace = \"500ms\""),
+        ("timeout", "timeout = \"30s\""),
     ],
     synonyms: &[
         ("flavour", "flavor"),
         ("workers", "worker_threads"),
-        ("timeout", "grace"),
+        ("time_limit", "timeout"),
+        ("deadline", "timeout"),
     ],
 };
 
@@ -31,8 +33,10 @@ pub(crate) struct Args {
     pub(crate) flavor: Option<Expr>,
     /// `worker_threads = N`
     pub(crate) worker_threads: Option<Expr>,
-    /// `grace = "500ms"`
+    /// `grace = "500ms"`: how long ended scopes and tasks may take to go.
     pub(crate) grace: Option<Expr>,
+    /// `timeout = "30s"`: how long the body may run.
+    pub(crate) timeout: Option<Expr>,
     /// Some argument's name was not recognised (perhaps a misspelt
     /// `flavor`), so checks across arguments would only add noise.
     pub(crate) had_unknown: bool,
@@ -72,6 +76,7 @@ impl Args {
             "flavor" => &mut self.flavor,
             "worker_threads" => &mut self.worker_threads,
             "grace" => &mut self.grace,
+            "timeout" => &mut self.timeout,
             "start_paused" => {
                 return Err(meta.error(
                     "`start_paused` is not supported here: call `tokio::time::pause()` as the \

@@ -40,6 +40,10 @@ pub(crate) fn test_fn(config: &Config, test_fn: Func) -> TokenStream {
         let nanos = Literal::u64_unsuffixed(nanos);
         quote!(.grace_nanos(#nanos))
     });
+    let timeout = config.timeout_nanos.map(|nanos| {
+        let nanos = Literal::u64_unsuffixed(nanos);
+        quote!(.timeout_nanos(#nanos))
+    });
     let pin = crate::output::pin_block_output(&private, &early, &output);
     // Spanned at the return type, so an unsupported one is reported there.
     let run = quote_spanned!(output_span=> .run(#body_future));
@@ -51,7 +55,7 @@ pub(crate) fn test_fn(config: &Config, test_fn: Func) -> TokenStream {
                 #pin
                 #body
             };
-            #runtime #workers #grace #run
+            #runtime #workers #grace #timeout #run
         }
     }
 }

@@ -95,7 +95,7 @@ fn reports_every_argument_error_at_once() {
     assert_eq!(
         found[0],
         "unknown argument `flavour`\nhelp: did you mean `flavor`? \
-         expected one of `flavor`, `worker_threads`, `grace`"
+         expected one of `flavor`, `worker_threads`, `grace`, `timeout`"
     );
     assert!(found[1].starts_with("`grace` is given more than once"));
     assert!(found[2].starts_with("`start_paused` is not supported here"));
@@ -117,6 +117,20 @@ fn validates_values() {
     assert!(found[0].contains("\"current_thread\"") && found[0].contains("\"multi_thread\""));
     assert!(found[1].contains("above 0"), "{found:#?}");
     assert!(found[2].contains("has no unit"), "{found:#?}");
+}
+
+#[test]
+fn timeout_is_an_argument_of_its_own_apart_from_grace() {
+    let out = expand(quote!(timeout = "5s", grace = "250ms"), item()).to_string();
+    assert!(out.contains(". timeout_nanos (5000000000)"), "{out}");
+    assert!(out.contains(". grace_nanos (250000000)"), "{out}");
+    let found = errors(quote!(timeout = "5", deadline = "1s"), item());
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with("unknown argument `deadline`\nhelp: did you mean `timeout`?"),
+        "{found:#?}"
+    );
+    assert!(found[1].contains("has no unit"), "{found:#?}");
 }
 
 #[test]

@@ -15,6 +15,8 @@ pub(crate) struct Config {
     pub(crate) worker_threads: Option<usize>,
     /// Nanoseconds; `None` keeps the runtime's default.
     pub(crate) grace_nanos: Option<u64>,
+    /// Nanoseconds; `None`: the body may run for ever.
+    pub(crate) timeout_nanos: Option<u64>,
 }
 
 pub(crate) fn config(args: &Args) -> syn::Result<Config> {
@@ -51,31 +53,53 @@ pub(crate) fn config(args: &Args) -> syn::Result<Config> {
             ));
         }
     }
-    let mut grace_nanos = None;
-    if let Some(expr) = &args.grace {
-        match string(expr).map(|text| (duration::parse(&text), text)) {
-            Some((Ok(grace), _)) => match nanos(grace) {
-                Some(n) => grace_nanos = Some(n),
-                None => errors.push(syn::Error::new_spanned(
-                    expr,
-                    "the grace period is too long",
-                )),
-            },
-            Some((Err(problem), text)) => errors.push(syn::Error::new_spanned(
-                expr,
-                format!("invalid duration {text:?}: {problem}\n{}", duration::HELP),
-            )),
-            None => errors.push(syn::Error::new_spanned(
-                expr,
-                "expected a duration literal such as `grace = \"250ms\"` or `grace = \"2s\"`",
-            )),
-        }
-    }
+    let grace_nanos = args
+        .grace
+        .as_ref()
+        .and_then(|expr| duration_arg(expr, "grace", &mut errors));
+    let timeout_nanos = args
+        .timeout
+        .as_ref()
+        .and_then(|expr| duration_arg(expr, "timeout", &mut errors));
     errors.finish(Some(Config {
         multi_thread,
         worker_threads,
         grace_nanos,
+        timeout_nanos,
     }))
+}
+
+/// A duration literal's nanoseconds (`grace = "250ms"`, `timeout = "30s"`),
+/// or an error spanned at it.
+fn duration_arg(expr: &Expr, name: &str, errors: &mut Errors) -> Option<u64> {
+    let Some(text) = string(expr) else {
+        errors.push(syn::Error::new_spanned(
+            expr,
+            format!(
+                "expected a duration literal such as `{name} = \"250ms\"` or `{name} = \"2s\"`"
+            ),
+        ));
+        return None;
+    };
+    match duration::parse(&text) {
+        Ok(parsed) => {
+            let nanos = nanos(parsed);
+            if nanos.is_none() {
+                errors.push(syn::Error::new_spanned(
+                    expr,
+                    format!("`{name}` is too long (at most about 584 years)"),
+                ));
+            }
+            nanos
+        }
+        Err(problem) => {
+            errors.push(syn::Error::new_spanned(
+                expr,
+                format!("invalid duration {text:?}: {problem}\n{}", duration::HELP),
+            ));
+            None
+        }
+    }
 }
 
 pub(crate) fn test_fn(test_fn: &Func) -> syn::Result<()> {
