@@ -94,16 +94,39 @@ pub(crate) struct Config {
     deadline_header: Option<HeaderName>,
     parent: Option<Token>,
     keying: Option<Arc<dyn Keying>>,
+    max_key_len: usize,
 }
 
 /// Enters a request's scope in a registry, under a key taken from the request.
+/// The longest key's `Debug` form [`ScopeLayer::keyed`] accepts unless
+/// [`ScopeLayer::max_key_len`] says otherwise.
+const DEFAULT_MAX_KEY_LEN: usize = 256;
+
 trait Keying: Send + Sync + 'static {
     fn enter(
         &self,
         parts: &Parts,
         origin: Origin,
         parent: Option<&Token>,
+        max_key_len: usize,
     ) -> Result<Scope, Outcome>;
+}
+
+/// `true` if `key`'s `Debug` form is longer than `max` bytes; formats no
+/// more than `max + 1` bytes to find out, allocating nothing.
+fn too_long(key: &dyn fmt::Debug, max: usize) -> bool {
+    struct Count(usize, usize);
+    impl fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            if self.0 > self.1 {
+                Err(fmt::Error)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    fmt::write(&mut Count(0, max), format_args!("{key:?}")).is_err()
 }
 
 struct Keyed<K: 'static, F> {
@@ -121,9 +144,11 @@ where
         parts: &Parts,
         origin: Origin,
         parent: Option<&Token>,
+        max_key_len: usize,
     ) -> Result<Scope, Outcome> {
         let parent = parent.map(|p| &p.node);
         match (self.key)(parts) {
+            Some(key) if too_long(&key, max_key_len) => Err(Outcome::KeyTooLong),
             Some(key) => self
                 .registry
                 .enter_at(key, origin, parent)
@@ -150,6 +175,7 @@ impl ScopeLayer {
                 deadline_header: None,
                 parent: None,
                 keying: None,
+                max_key_len: DEFAULT_MAX_KEY_LEN,
             }),
         }
     }
@@ -192,12 +218,42 @@ impl ScopeLayer {
     }
 
     /// Enters each request's scope in `registry` under the key `key` takes
-    /// from the request's head, so that it can be listed
-    /// ([`Registry::report`]), cancelled by key ([`Registry::cancel`]: 503 /
-    /// `CANCELLED`) and shut down ([`Registry::shutdown`]: 503 /
-    /// `UNAVAILABLE`). A key that already has a live scope is answered 409 /
-    /// `ALREADY_EXISTS`; a request for which `key` returns `None` gets an
-    /// anonymous scope.
+    /// from the request's head (its [`Parts`]: method, URI, headers,
+    /// extensions), so that it can be listed ([`Registry::report`]),
+    /// cancelled by key ([`Registry::cancel`]: 503 / `CANCELLED`) and shut
+    /// down ([`Registry::shutdown`]: 503 / `UNAVAILABLE`). A key that
+    /// already has a live scope is answered 409 / `ALREADY_EXISTS`; a
+    /// request for which `key` returns `None` gets an anonymous scope; a key
+    /// whose `Debug` form is longer than [`max_key_len`](ScopeLayer::max_key_len)
+    /// (256 bytes unless set) is answered 400 / `INVALID_ARGUMENT`.
+    ///
+    /// **Do not let a client choose another client's key.** A key taken
+    /// as-is from a client's header lets any client occupy a key (every
+    /// later request with it gets 409) and, where the service exposes
+    /// cancel-by-id, cancel someone else's request. Key by something the
+    /// server controls: an id it generated and handed out, or the pair of
+    /// the authenticated principal and the client's id, so that clients
+    /// can only collide with themselves.
+    ///
+    /// ```
+    /// use http::request::Parts;
+    /// use scoped_cancel::{tower::ScopeLayer, Registry};
+    ///
+    /// /// Who is calling: set by the authentication layer in front.
+    /// #[derive(Clone)]
+    /// struct Principal(String);
+    ///
+    /// static REQUESTS: Registry<(String, String)> = Registry::new();
+    ///
+    /// fn request_key(parts: &Parts) -> Option<(String, String)> {
+    ///     let principal = parts.extensions.get::<Principal>()?.0.clone();
+    ///     let id = parts.headers.get("x-request-id")?.to_str().ok()?.to_owned();
+    ///     Some((principal, id))
+    /// }
+    ///
+    /// let layer = ScopeLayer::new().keyed(&REQUESTS, request_key);
+    /// # let _ = layer;
+    /// ```
     pub fn keyed<K, F>(self, registry: &'static Registry<K>, key: F) -> Self
     where
         K: Key,
@@ -205,6 +261,14 @@ impl ScopeLayer {
     {
         let keying: Arc<dyn Keying> = Arc::new(Keyed { registry, key });
         self.edit(|c| c.keying = Some(keying))
+    }
+
+    /// The longest key [`keyed`](ScopeLayer::keyed) accepts, measured on
+    /// its `Debug` form (a cap on what reports, dumps and events carry, and
+    /// on what a client can make the server store): longer keys are
+    /// answered 400 / `INVALID_ARGUMENT`.
+    pub fn max_key_len(self, bytes: usize) -> Self {
+        self.edit(|c| c.max_key_len = bytes)
     }
 }
 
@@ -250,13 +314,15 @@ impl Config {
     pub(crate) fn deadline(&self, headers: &HeaderMap, grpc: bool) -> Result<Option<Instant>, ()> {
         let mut budget = self.timeout;
         let mut shorten = |d: Duration| budget = Some(budget.map_or(d, |b| b.min(d)));
+        // A header given more than once: the smallest value wins (each must
+        // parse), so no proxy's copy can extend another's budget.
         if grpc {
-            if let Some(value) = headers.get(GRPC_TIMEOUT) {
+            for value in headers.get_all(GRPC_TIMEOUT) {
                 shorten(parse_grpc_timeout(value.as_bytes()).map_err(drop)?);
             }
         }
         if let Some(name) = &self.deadline_header {
-            if let Some(value) = headers.get(name) {
+            for value in headers.get_all(name) {
                 shorten(parse_timeout_ms(value.as_bytes()).map_err(drop)?);
             }
         }
@@ -271,7 +337,9 @@ impl Config {
             location: self.location,
         };
         match (&self.keying, parts) {
-            (Some(keying), Some(parts)) => keying.enter(parts, origin, self.parent.as_ref()),
+            (Some(keying), Some(parts)) => {
+                keying.enter(parts, origin, self.parent.as_ref(), self.max_key_len)
+            }
             _ => Ok(Scope::under(self.parent.as_ref().map(|p| &p.node), origin)),
         }
     }

@@ -19,6 +19,9 @@ pub(crate) enum Outcome {
     Occupied,
     /// A deadline header did not parse: 400, gRPC `INVALID_ARGUMENT` (3).
     Malformed,
+    /// The request's key is longer than the layer accepts: 400, gRPC
+    /// `INVALID_ARGUMENT` (3).
+    KeyTooLong,
 }
 
 impl Outcome {
@@ -46,7 +49,7 @@ impl Outcome {
             Outcome::Deadline => StatusCode::GATEWAY_TIMEOUT,
             Outcome::Requested | Outcome::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
             Outcome::Occupied => StatusCode::CONFLICT,
-            Outcome::Malformed => StatusCode::BAD_REQUEST,
+            Outcome::Malformed | Outcome::KeyTooLong => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -56,7 +59,7 @@ impl Outcome {
             Outcome::Requested => "1",
             Outcome::Shutdown => "14",
             Outcome::Occupied => "6",
-            Outcome::Malformed => "3",
+            Outcome::Malformed | Outcome::KeyTooLong => "3",
         }
     }
 
@@ -68,6 +71,7 @@ impl Outcome {
             Outcome::Shutdown => "server shutting down",
             Outcome::Occupied => "a request with this key is in progress",
             Outcome::Malformed => "malformed deadline header",
+            Outcome::KeyTooLong => "request key too long",
         }
     }
 
@@ -79,6 +83,7 @@ impl Outcome {
             Outcome::Shutdown => "server shutting down\n",
             Outcome::Occupied => "a request with this key is in progress\n",
             Outcome::Malformed => "malformed deadline header\n",
+            Outcome::KeyTooLong => "request key too long\n",
         }
     }
 
@@ -114,6 +119,11 @@ impl Outcome {
 }
 
 /// `true` for gRPC requests (and gRPC-Web: same prefix).
+/// gRPC, and gRPC-Web (`application/grpc-web`, `application/grpc-web-text`):
+/// both read an early answer's status from a trailers-only response's
+/// headers. A gRPC-Web body's trailers mid-stream are encoded into the body
+/// by the gRPC-Web translation layer (tonic-web's), so `ScopeLayer` goes
+/// inside that layer.
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
