@@ -20,8 +20,8 @@ pub(crate) enum Reply<K: ClusterKey> {
     Held(String),
     /// Redis answered with an error; a claim it may have made is released.
     Failed(redis::RedisError),
-    /// No answer within the command timeout; a claim Redis may still make
-    /// is released after it.
+    /// No answer within the command timeout; a claim Redis makes later is
+    /// released when its reply comes.
     TimedOut,
 }
 
@@ -52,8 +52,9 @@ impl<K: ClusterKey> Drop for Granted<K> {
 }
 
 /// Sends the claim `claim` (`node|scope`) on `rkey` from a new task; the
-/// receiver gets its reply. Dropping the receiver at any point releases
-/// whatever the claim got.
+/// receiver gets its reply, or [`Reply::TimedOut`] after the command
+/// timeout. Dropping the receiver at any point releases whatever the claim
+/// got.
 pub(crate) fn send<K: ClusterKey>(
     inner: &Arc<Inner<K>>,
     rkey: String,
@@ -68,27 +69,38 @@ pub(crate) fn send<K: ClusterKey>(
             .key(inner.names.fence())
             .arg(&claim)
             .arg(inner.settings.lease_ms);
-        let answer = timeout(
-            inner.settings.timeout,
-            call.invoke_async::<(i64, String)>(&mut conn),
-        )
-        .await;
+        let answer = call.invoke_async::<(i64, String)>(&mut conn);
+        tokio::pin!(answer);
+        let first = timeout(inner.settings.timeout, &mut answer).await;
+        let answer = match first {
+            Ok(answer) => answer,
+            Err(_) => {
+                // The caller gives up; this task reads the reply on (the
+                // connection bounds it by the lease, after which the claim
+                // has expired anyway) and releases what it got.
+                let _ = tx.send(Reply::TimedOut);
+                match answer.await {
+                    Ok((1, value)) => {
+                        inner.send_release(rkey, crate::state::claim_prefix(&value));
+                    }
+                    Ok(_) => {}
+                    Err(_) => inner.send_release(rkey, format!("{claim}|")),
+                }
+                return;
+            }
+        };
         let reply = match answer {
-            Ok(Ok((1, value))) => Reply::Won(Granted {
+            Ok((1, value)) => Reply::Won(Granted {
                 inner: inner.clone(),
                 rkey,
                 value: Some(value),
             }),
-            Ok(Ok((_, holder))) => Reply::Held(holder),
-            failed => {
-                // The claim may have been made (or may still be, if the
-                // script is only late): delete it by its prefix, queued
-                // behind the claim on the same connection.
+            Ok((_, holder)) => Reply::Held(holder),
+            Err(e) => {
+                // The claim may have been made before the error: delete it
+                // by its prefix.
                 inner.send_release(rkey, format!("{claim}|"));
-                match failed {
-                    Ok(Err(e)) => Reply::Failed(e),
-                    _ => Reply::TimedOut,
-                }
+                Reply::Failed(e)
             }
         };
         // If the receiver is gone, the reply drops here, and a granted

@@ -37,14 +37,20 @@ pub(crate) enum Conn {
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
-/// Connects, each attempt and reply bounded by `limit`.
-pub(crate) async fn connect(endpoints: &Endpoints, limit: Duration) -> RedisResult<Conn> {
+/// Connects, each attempt bounded by `limit`. Replies are awaited up to
+/// `replies` (the lease): each caller bounds its own wait, and a claim's
+/// task keeps reading a late reply so that it can release what it got.
+pub(crate) async fn connect(
+    endpoints: &Endpoints,
+    limit: Duration,
+    replies: Duration,
+) -> RedisResult<Conn> {
     match endpoints {
         Endpoints::Server(url) => {
             let client = redis::Client::open(url.as_str())?;
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(limit))
-                .set_response_timeout(Some(limit))
+                .set_response_timeout(Some(replies))
                 .set_number_of_retries(2)
                 .set_max_delay(Duration::from_millis(200));
             Ok(Conn::Server(
@@ -55,7 +61,7 @@ pub(crate) async fn connect(endpoints: &Endpoints, limit: Duration) -> RedisResu
         Endpoints::Cluster(urls) => {
             let client = redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str))
                 .connection_timeout(limit)
-                .response_timeout(limit)
+                .response_timeout(replies)
                 .build()?;
             Ok(Conn::Cluster(client.get_async_connection().await?))
         }

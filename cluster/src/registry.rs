@@ -1,6 +1,6 @@
 //! `ClusterRegistry<K>`: connect, enter, cancel, fence, run, shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -58,9 +58,13 @@ impl<K: ClusterKey> ClusterRegistry<K> {
             node_name,
         } = config;
         let limit = settings.timeout;
-        let conn = timeout(limit.saturating_mul(2), conn::connect(&endpoints, limit))
-            .await
-            .map_err(|_| ClusterError::Timeout)??;
+        let replies = settings.lease;
+        let conn = timeout(
+            limit.saturating_mul(2),
+            conn::connect(&endpoints, limit, replies),
+        )
+        .await
+        .map_err(|_| ClusterError::Timeout)??;
         let names = Names::new(&settings.namespace);
         let node = crate::identity::node_id(&node_name)
             .map_err(|e| ClusterError::NoRandomness(e.to_string()))?;
@@ -89,6 +93,7 @@ impl<K: ClusterKey> ClusterRegistry<K> {
             kick: Arc::new(Notify::new()),
             refusing: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            released: Notify::new(),
             tasks: Mutex::new(Vec::new()),
         });
         let mut tasks = vec![
@@ -358,6 +363,12 @@ impl<K: ClusterKey> ClusterRegistry<K> {
         let inner = &self.inner;
         inner.refusing.store(true, Ordering::SeqCst);
         let report = inner.local.shutdown(grace.min(FAR)).await;
+        let stragglers: HashSet<String> = report
+            .stragglers()
+            .iter()
+            .map(|s| inner.names.lease(&s.key().to_string()))
+            .collect();
+        inner.settle(&stragglers).await;
         inner.draining.store(true, Ordering::SeqCst);
         let stragglers: Vec<(String, Held<K>)> = {
             let mut held = inner.held();

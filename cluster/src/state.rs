@@ -2,7 +2,7 @@
 //! holds, its settings and its connection, and the few operations on them
 //! that the API, the claim, renewal and listener tasks all use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use scoped_cancel::{Registry, Scope};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
-use tokio::time::{timeout, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::conn::Conn;
 use crate::key::ClusterKey;
@@ -53,6 +53,8 @@ pub(crate) struct Inner<K> {
     /// Set when `shutdown` has waited: renewal goes on only until the
     /// stragglers' claims are released.
     pub(crate) draining: AtomicBool,
+    /// Told whenever a scope's end released its claim.
+    pub(crate) released: Notify,
     /// The release worker first, then renewal and the listener.
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -106,9 +108,28 @@ impl<K: ClusterKey> Inner<K> {
         };
         drop(lease);
         self.send_release(rkey.to_owned(), claim_prefix(value));
+        self.released.notify_waiters();
         // After a shutdown, renewal runs only for the stragglers.
         if last && self.draining.load(std::sync::atomic::Ordering::SeqCst) {
             self.stop_renewing();
+        }
+    }
+
+    /// Waits (at most the command timeout) until every held key is one of
+    /// `keep`: a scope's end hook runs just after the local registry saw
+    /// it end, so a shutdown may see the scope gone before its release.
+    pub(crate) async fn settle(&self, keep: &HashSet<String>) {
+        let deadline = later(Instant::now(), self.settings.timeout);
+        loop {
+            let notified = self.released.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.held().keys().all(|k| keep.contains(k)) {
+                return;
+            }
+            if timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
         }
     }
 
