@@ -40,13 +40,14 @@ pub fn find(default: &str, var: &str) -> Option<String> {
     let n = SKIPPED.fetch_add(1, Ordering::SeqCst) + 1;
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("?");
-    let _ = writeln!(
-        std::io::stderr(),
+    // One write, so that the harness's own output cannot cut into it.
+    let banner = format!(
         "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
          !! SKIPPED {test}: `{bin}` not found and {SKIP_VAR}=1.\n\
          !! {n} test(s) of this binary skipped so far (the harness shows them as ok).\n\
          !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
     );
+    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
     None
 }
 
