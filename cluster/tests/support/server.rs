@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! A private `redis-server` on a free loopback port, killed on drop, and
 //! the rule for a missing Redis binary: a failure, unless
 //! `SCOPED_CANCEL_SKIP_REDIS=1` asks for the skip.
