@@ -79,7 +79,10 @@ fn three_nodes_racing_for_1000_keys_each_key_has_exactly_one_winner() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let cfg = config(&server, "race");
+    let cfg = NodeConfig {
+        lease: LONG_LEASE,
+        ..config(&server, "race")
+    };
     let mut nodes: Vec<Node> = ["a", "b", "c"]
         .iter()
         .map(|n| {
@@ -120,11 +123,11 @@ fn three_nodes_racing_for_1000_keys_each_key_has_exactly_one_winner() {
     for node in &mut nodes {
         node.ask("release_all", "@released");
     }
-    // Releases are sent in the background: all keys gone well within the
-    // lease (which would free them anyway).
+    // Releases are sent in the background: all keys gone far within the
+    // 30 s lease (which would free them too, but much later).
     let start = Instant::now();
     while !lease_keys(&server, "race").is_empty() {
-        assert!(start.elapsed() < LEASE / 2, "keys left after release");
+        assert!(start.elapsed() < LONG_LEASE / 4, "keys left after release");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -203,7 +206,12 @@ fn a_cancelled_scope_keeps_its_key_until_its_guard_drops() {
         return;
     };
     const TEST: &str = "a_cancelled_scope_keeps_its_key_until_its_guard_drops";
-    let cfg = config(&server, "keep");
+    // Renewals every 2 s: a key freed within 3 s of the release was
+    // released, not expired (which takes 6 s after a renewal).
+    let cfg = NodeConfig {
+        lease: LEASE * 2,
+        ..config(&server, "keep")
+    };
     let mut a = Node::start("a", &cfg, TEST);
     let mut b = Node::start("b", &cfg, TEST);
     // `enter_many` scopes are not raced against their tokens: they stay.
@@ -211,13 +219,13 @@ fn a_cancelled_scope_keeps_its_key_until_its_guard_drops() {
     b.ask("cancel held0", "@cancel held0 true");
     // Two renewals after the cancel: A has read the marker and cancelled
     // the scope, and renewed the claim since, which it still holds.
-    wait_renewals(&server, "{keep}:k:held0", 2, LEASE * 3);
+    wait_renewals(&server, "{keep}:k:held0", 2, cfg.lease * 3);
     assert!(get(&server, "{keep}:k:held0").unwrap().starts_with(&a.id));
     assert!(b.ask("enter held0", "@").starts_with("@occupied held0"));
     a.ask("release_all", "@released 1");
     let start = Instant::now();
     while get(&server, "{keep}:k:held0").is_some() {
-        assert!(start.elapsed() < LEASE / 2, "not released at once");
+        assert!(start.elapsed() < cfg.lease / 2, "not released at once");
         std::thread::sleep(Duration::from_millis(10));
     }
 }

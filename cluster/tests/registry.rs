@@ -15,9 +15,10 @@ use scoped_cancel::Cause;
 use scoped_cancel_redis::{ClusterError, ClusterRegistry};
 use support::server::RedisServer;
 
+/// For tests that wait for renewals (one every second).
 const LEASE: Duration = Duration::from_secs(3);
-/// A lease no test waits out: anything that happens "at once" happens far
-/// within a quarter of it.
+/// The default: a lease no test waits out, so that a key freed within
+/// `SOON` was released, not expired; "at once" is far within a quarter.
 const LONG: Duration = Duration::from_secs(60);
 /// Bound for things that take one round trip or a background release.
 const SOON: Duration = Duration::from_secs(5);
@@ -32,7 +33,7 @@ async fn node_with(server: &RedisServer, ns: &str, lease: Duration) -> ClusterRe
 }
 
 async fn node(server: &RedisServer, ns: &str) -> ClusterRegistry<String> {
-    node_with(server, ns, LEASE).await
+    node_with(server, ns, LONG).await
 }
 
 fn get(server: &RedisServer, key: &str) -> Option<String> {
@@ -319,7 +320,7 @@ async fn a_claim_lost_in_redis_cancels_with_parent_and_the_end_spares_the_new_ho
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let a = node(&server, "lost").await;
+    let a = node_with(&server, "lost", LEASE).await;
     let scope = a.enter("k".to_string()).await.unwrap();
     let token = scope.token();
     // Someone else's claim replaces ours (as after an expiry and a retake).
@@ -690,7 +691,7 @@ async fn shutdown_keeps_renewing_a_stragglers_claim_until_it_ends() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let a = node(&server, "straggle").await;
+    let a = node_with(&server, "straggle", LEASE).await;
     let b = node(&server, "straggle").await;
     let straggler = a.enter("s".to_string()).await.unwrap();
     let value = get(&server, "{straggle}:k:s").unwrap();
@@ -737,7 +738,7 @@ async fn renewal_survives_an_emptied_script_cache() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let a = node(&server, "noscript").await;
+    let a = node_with(&server, "noscript", LEASE).await;
     let scope = a.enter("k".to_string()).await.unwrap();
     // As after a restart or failover: EVALSHA answers NOSCRIPT.
     let _: () = redis::cmd("SCRIPT")
