@@ -1,10 +1,15 @@
 //! A node's id: a readable name and 128 random bits, so that no two
 //! registries ever share one (a release matches claims on it).
 
-/// `name-<32 hex digits>`; the name keeps only `[A-Za-z0-9_-]` (the id is
-/// a field of `|`-separated values and part of a channel name).
+/// The 64 characters of the id's random part (base64url: no `|`, no
+/// space, nothing a channel name or a claim's value cannot hold).
+const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// `name.<22 digits>`: the name keeps only `[A-Za-z0-9_-]` (the id is a
+/// field of `|`-separated values and part of a channel name), then 128
+/// random bits, 6 per digit (short: the id is in every claim's value).
 pub(crate) fn node_id(name: &str) -> Result<String, getrandom::Error> {
-    let clean: String = name
+    let mut id: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -16,12 +21,26 @@ pub(crate) fn node_id(name: &str) -> Result<String, getrandom::Error> {
         .collect();
     let mut bits = [0u8; 16];
     getrandom::fill(&mut bits)?;
-    Ok(format!("{clean}-{:032x}", u128::from_le_bytes(bits)))
+    let bits = u128::from_le_bytes(bits);
+    id.push('.');
+    for digit in 0..22 {
+        id.push(char::from(DIGITS[(bits >> (6 * digit)) as usize & 63]));
+    }
+    Ok(id)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::node_id;
+    use super::{node_id, DIGITS};
+
+    fn random_part(id: &str) -> u128 {
+        let (_, random) = id.split_once('.').unwrap();
+        assert_eq!(random.len(), 22, "{id}");
+        random.bytes().enumerate().fold(0, |bits, (i, c)| {
+            let digit = DIGITS.iter().position(|&d| d == c).unwrap() as u128;
+            bits | digit << (6 * i)
+        })
+    }
 
     /// Every one of the 128 bits varies across ids, and the name part is
     /// cleaned. (With 4,096 ids, a fair bit stuck at one value has odds of
@@ -31,11 +50,9 @@ mod tests {
         let (mut any, mut all) = (0u128, u128::MAX);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..4096 {
-            let id = node_id("web 1|x").unwrap();
-            let (name, random) = id.rsplit_once('-').unwrap();
-            assert_eq!(name, "web_1_x");
-            assert_eq!(random.len(), 32, "{id}");
-            let bits = u128::from_str_radix(random, 16).unwrap();
+            let id = node_id("web 1|x.y").unwrap();
+            assert!(id.starts_with("web_1_x_y."), "{id}");
+            let bits = random_part(&id);
             any |= bits;
             all &= bits;
             assert!(seen.insert(bits), "repeated id {id}");

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 
-use crate::claim::{self, Reply};
+use crate::claim::Claim;
 use crate::conn::{self, Endpoints};
 use crate::error::ClusterError;
 use crate::key::ClusterKey;
@@ -189,10 +189,14 @@ impl<K: ClusterKey> ClusterRegistry<K> {
             }
             let seq = inner.seq.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
-            let reply = claim::send(inner, rkey.clone(), format!("{}|{seq}", inner.node)).await;
-            let granted = match reply {
-                Ok(Reply::Won(granted)) => granted,
-                Ok(Reply::Held(value)) => {
+            let mut call = Claim::new(inner, rkey.clone(), format!("{}|{seq}", inner.node));
+            // On a timeout `call` drops unfinished: it reads the late reply
+            // on a task of its own and deletes what the claim got.
+            let reply = timeout(inner.settings.timeout, &mut call).await;
+            drop(call);
+            let value = match reply {
+                Ok(Ok((1, value))) => value,
+                Ok(Ok((_, value))) => {
                     drop(scope);
                     let Some(holder) = Holder::parse(&value) else {
                         return Err(ClusterError::Protocol(format!("{rkey} = {value:?}")));
@@ -205,23 +209,18 @@ impl<K: ClusterKey> ClusterRegistry<K> {
                     }
                     return Err(ClusterError::KeyOccupied { key, holder });
                 }
-                Ok(Reply::Failed(e)) => return Err(ClusterError::Redis(e)),
-                Ok(Reply::TimedOut) => return Err(ClusterError::Timeout),
-                Err(_) => {
-                    return Err(ClusterError::Redis(redis::RedisError::from(
-                        std::io::Error::other("the claim's task ended without a reply"),
-                    )))
-                }
+                Ok(Err(e)) => return Err(ClusterError::Redis(e)),
+                Err(_) => return Err(ClusterError::Timeout),
             };
             let mut held = inner.held();
             // Checked under the lock `shutdown` takes to see what is left:
             // a claim granted after it started is not kept.
             if inner.refusing.load(Ordering::SeqCst) {
                 drop(held);
-                drop(granted);
+                inner.send_release(rkey, claim_prefix(&value));
                 return Err(ClusterError::ShuttingDown { key });
             }
-            let value: Arc<str> = granted.keep().into();
+            let value: Arc<str> = value.into();
             let Some(holder) = Holder::parse(&value) else {
                 drop(held);
                 inner.send_release(rkey.clone(), claim_prefix(&value));
