@@ -60,7 +60,7 @@ impl<K: ClusterKey> Builder<K> {
             margin: None,
             timeout: None,
             pubsub: true,
-            node_name: "node".to_owned(),
+            node_name: String::new(),
             _key: PhantomData,
         }
     }
@@ -110,8 +110,9 @@ impl<K: ClusterKey> Builder<K> {
         self
     }
 
-    /// A readable prefix for this node's id (default `node`); the id adds
-    /// 128 random bits, so it is unique per registry.
+    /// A readable prefix for this node's id (default: none); the id adds
+    /// 128 random bits (22 characters), so it is unique per registry. Every
+    /// claim's value carries the id: a short name keeps claims small.
     pub fn node_name(mut self, name: impl Into<String>) -> Self {
         self.node_name = name.into();
         self

@@ -5,9 +5,10 @@
 /// space, nothing a channel name or a claim's value cannot hold).
 const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// `name.<22 digits>`: the name keeps only `[A-Za-z0-9_-]` (the id is a
-/// field of `|`-separated values and part of a channel name), then 128
-/// random bits, 6 per digit (short: the id is in every claim's value).
+/// `name.<22 digits>`, or the digits alone for an empty name: the name
+/// keeps only `[A-Za-z0-9_-]` (the id is a field of `|`-separated values
+/// and part of a channel name), then 128 random bits, 6 per digit (short:
+/// the id is in every claim's value).
 pub(crate) fn node_id(name: &str) -> Result<String, getrandom::Error> {
     let mut id: String = name
         .chars()
@@ -22,7 +23,9 @@ pub(crate) fn node_id(name: &str) -> Result<String, getrandom::Error> {
     let mut bits = [0u8; 16];
     getrandom::fill(&mut bits)?;
     let bits = u128::from_le_bytes(bits);
-    id.push('.');
+    if !id.is_empty() {
+        id.push('.');
+    }
     for digit in 0..22 {
         id.push(char::from(DIGITS[(bits >> (6 * digit)) as usize & 63]));
     }
@@ -34,7 +37,7 @@ mod tests {
     use super::{node_id, DIGITS};
 
     fn random_part(id: &str) -> u128 {
-        let (_, random) = id.split_once('.').unwrap();
+        let random = id.split_once('.').map_or(id, |(_, random)| random);
         assert_eq!(random.len(), 22, "{id}");
         random.bytes().enumerate().fold(0, |bits, (i, c)| {
             let digit = DIGITS.iter().position(|&d| d == c).unwrap() as u128;
@@ -59,5 +62,8 @@ mod tests {
         }
         assert_eq!(any, u128::MAX, "some bit is never 1");
         assert_eq!(all, 0, "some bit is never 0");
+        let bare = node_id("").unwrap();
+        assert!(!bare.contains('.'), "{bare}");
+        random_part(&bare);
     }
 }
