@@ -11,25 +11,24 @@ use redis::Script;
 /// when held (numbers are formatted with `%d`: Lua's default `..` turns
 /// 16 digits into an exponent).
 ///
-/// Every grant first raises the counter to the server's clock in µs, then
-/// increments it. A counter brought back by a rollback (a restart from an
-/// older snapshot, an asynchronous replica promoted) or lost with a restart
-/// without persistence thus still issues fences above every earlier one,
-/// as long as the server's clock has not stepped back and grants came no
-/// faster than one per µs on average (Redis runs far fewer scripts per µs).
-/// Both numbers stay below 2^53, where Lua's doubles are exact.
+/// Every grant's fence is the larger of the counter plus one and the
+/// server's clock in µs, and becomes the counter. A counter brought back
+/// by a rollback (a restart from an older snapshot, an asynchronous replica
+/// promoted) or lost with a restart without persistence thus still issues
+/// fences above every earlier one, as long as the server's clock has not
+/// stepped back and grants came no faster than one per µs on average
+/// (Redis runs far fewer scripts per µs). Both numbers stay below 2^53,
+/// where Lua's doubles are exact.
 pub(crate) const ACQUIRE: &str = r#"
 local held = redis.call('GET', KEYS[1])
 if held then return {0, held} end
 local t = redis.call('TIME')
-local now = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
-local counter = redis.call('GET', KEYS[2])
-if not counter or tonumber(counter) < tonumber(now) then
-  redis.call('SET', KEYS[2], now)
-end
-local fence = redis.call('INCR', KEYS[2])
-local since = string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
-local value = ARGV[1] .. '|' .. string.format('%d', fence) .. '|' .. since
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+if fence < now then fence = now end
+fence = string.format('%d', fence)
+redis.call('SET', KEYS[2], fence)
+local value = ARGV[1] .. '|' .. fence .. '|' .. string.format('%d', math.floor(now / 1000))
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 return {1, value}
 "#;
