@@ -200,6 +200,9 @@ async fn serve(config: NodeConfig, name: String) {
         .namespace(config.namespace.clone())
         .lease(config.lease)
         .pubsub(config.pubsub)
+        // As long as the lease: a claim is only refused or granted, never
+        // timed out, however loaded the machine (1,000 at once included).
+        .command_timeout(config.lease)
         .node_name(name)
         .connect()
         .await
