@@ -29,6 +29,11 @@ pub enum ClusterError<K> {
     /// Redis answered with something this crate did not write (another
     /// program uses the namespace).
     Protocol(String),
+    /// The builder's settings make no sense (a zero lease, a margin not
+    /// shorter than the lease, ...); nothing was connected.
+    InvalidSettings(String),
+    /// The system gave no randomness for this node's id.
+    NoRandomness(String),
 }
 
 impl<K: fmt::Debug> fmt::Display for ClusterError<K> {
@@ -43,6 +48,8 @@ impl<K: fmt::Debug> fmt::Display for ClusterError<K> {
             ClusterError::Redis(e) => write!(f, "redis: {e}"),
             ClusterError::Timeout => f.write_str("redis did not answer in time"),
             ClusterError::Protocol(what) => write!(f, "unexpected data in redis: {what}"),
+            ClusterError::InvalidSettings(what) => write!(f, "invalid settings: {what}"),
+            ClusterError::NoRandomness(what) => write!(f, "no randomness for the node id: {what}"),
         }
     }
 }

@@ -1,17 +1,21 @@
-//! The renew loop: one pipelined compare-and-extend round for every held
-//! key each `lease / 3`, and the local lease clock that cancels scopes whose
-//! renewal was not confirmed in time.
+//! The renew loop: one round of compare-and-extend scripts for every held
+//! key each renewal interval, and the local lease clock that cancels scopes
+//! whose renewal was not confirmed in time.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
-use redis::Pipeline;
+use futures_util::future::try_join_all;
 use scoped_cancel::Scope;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use crate::registry::{ClusterKey, Inner};
+use crate::key::ClusterKey;
+use crate::state::{later, Inner};
 
-/// Most keys per script call within a round's pipeline.
+/// Most keys per script call within a round.
 const BATCH: usize = 256;
+
+/// One held claim as a round sends it: lease key, marker key, value.
+type Claim = (String, String, Arc<str>);
 
 pub(crate) async fn renew_loop<K: ClusterKey>(weak: Weak<Inner<K>>) {
     let Some(kick) = weak.upgrade().map(|inner| inner.kick.clone()) else {
@@ -32,7 +36,7 @@ pub(crate) async fn renew_loop<K: ClusterKey>(weak: Weak<Inner<K>>) {
         // acts on a lease that may have passed, and none is renewed.
         inner.expire_overdue(Instant::now());
         if kicked || Instant::now() >= next {
-            next = Instant::now() + inner.lease / 3;
+            next = later(Instant::now(), inner.settings.renew_every);
             inner.renew_round(next).await;
         }
     }
@@ -63,7 +67,7 @@ impl<K: ClusterKey> Inner<K> {
     async fn renew_round(&self, by: Instant) {
         let (claims, earliest) = {
             let held = self.held();
-            let claims: Vec<(String, String, std::sync::Arc<str>)> = held
+            let claims: Vec<Claim> = held
                 .iter()
                 .filter(|(_, h)| h.lease.is_some())
                 .map(|(rkey, h)| {
@@ -97,7 +101,7 @@ impl<K: ClusterKey> Inner<K> {
                 let Some(h) = held.get_mut(rkey) else {
                     continue;
                 };
-                if !std::sync::Arc::ptr_eq(&h.value, value) || h.lease.is_none() {
+                if !Arc::ptr_eq(&h.value, value) || h.lease.is_none() {
                     continue;
                 }
                 match status {
@@ -117,33 +121,23 @@ impl<K: ClusterKey> Inner<K> {
         }
     }
 
-    /// Sends the round as one pipeline of script calls; on `NOSCRIPT` (the
-    /// script cache is empty after a restart or failover) loads the script
-    /// and sends it once more.
-    async fn extend(
-        &self,
-        claims: &[(String, String, std::sync::Arc<str>)],
-    ) -> redis::RedisResult<Vec<i64>> {
-        let mut pipe = Pipeline::new();
-        for chunk in claims.chunks(BATCH) {
-            let cmd = pipe.cmd("EVALSHA");
-            cmd.arg(self.scripts.renew.get_hash()).arg(chunk.len() * 2);
+    /// Sends the round as one script call per batch, all at once (they
+    /// share the connection's pipeline). A script cache emptied by a restart
+    /// or failover (`NOSCRIPT`) is refilled by the call itself.
+    async fn extend(&self, claims: &[Claim]) -> redis::RedisResult<Vec<i64>> {
+        let calls = claims.chunks(BATCH).map(|chunk| {
+            let mut conn = self.conn.clone();
+            let mut call = self.scripts.renew.prepare_invoke();
             for (rkey, marker, _) in chunk {
-                cmd.arg(rkey).arg(marker);
+                call.key(rkey).key(marker);
             }
-            cmd.arg(self.lease.as_millis() as u64);
+            call.arg(self.settings.lease_ms);
             for (_, _, value) in chunk {
-                cmd.arg(&**value);
+                call.arg(&**value);
             }
-        }
-        let mut conn = self.conn.clone();
-        let replies: Vec<Vec<i64>> = match pipe.query_async(&mut conn).await {
-            Err(e) if e.code() == Some("NOSCRIPT") => {
-                self.scripts.renew.load_async(&mut conn).await?;
-                pipe.query_async(&mut conn).await?
-            }
-            other => other?,
-        };
+            async move { call.invoke_async::<Vec<i64>>(&mut conn).await }
+        });
+        let replies = try_join_all(calls).await?;
         Ok(replies.into_iter().flatten().collect())
     }
 }

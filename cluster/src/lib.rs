@@ -1,9 +1,12 @@
 //! A cluster-wide [`scoped_cancel`] registry on Redis leases.
 //!
 //! [`ClusterRegistry<K>`] behaves like [`scoped_cancel::Registry<K>`] across
-//! every process that shares a Redis server and a namespace: a key has at
-//! most one live scope in the cluster, any node can cancel it, and a node
-//! that crashes frees its keys when their leases expire.
+//! every process that shares a Redis server (or a Redis Cluster, with the
+//! `redis-cluster` feature) and a namespace: a key has at most one live
+//! scope in the cluster at a time (under the conditions in
+//! [At most one at a time](#at-most-one-at-a-time-exactly-what-holds)),
+//! any node can cancel it, and a node that crashes frees its keys when
+//! their leases expire.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,38 +33,89 @@
 //! # How it works
 //!
 //! - **Claim.** `enter` runs one script: if the key is free it takes a
-//!   fencing token (`INCR`), and writes `node|scope|fence|since` with
-//!   `PX lease`. The local lease clock starts *before* the script is sent.
-//!   The returned [`Scope`](scoped_cancel::Scope) is an ordinary scope of a
-//!   local [`Registry`](scoped_cancel::Registry), with an end hook
+//!   fencing token, and writes `node|scope|fence|since` with `PX lease`.
+//!   The local lease clock starts *before* the script is sent. The script
+//!   is sent by a task that always reads its reply, so an `enter` (or
+//!   `run`) future dropped mid-way holds nothing: a claim made for it is
+//!   deleted when the reply arrives. The returned
+//!   [`Scope`](scoped_cancel::Scope) is an ordinary scope of a local
+//!   [`Registry`](scoped_cancel::Registry), with an end hook
 //!   ([`Scope::on_end`](scoped_cancel::Scope::on_end)): its end cancels the
 //!   token first, then deletes the key only if it still holds this scope's
 //!   value (compare-and-delete, sent by a background task).
-//! - **Renewal.** Every `lease / 3`, one pipelined round of compare-and-
-//!   extend scripts covers every held key. A key found lost cancels its
-//!   scope. A scope whose last confirmed renewal was *sent* more than
-//!   `lease − margin` ago is cancelled by the local clock, whether Redis is
-//!   unreachable or the process was paused; Redis expires the key no
-//!   earlier than `lease` after it *received* that renewal, so the old holder
-//!   has stopped before another node can take the key, as long as clocks
-//!   run at rates within `margin / lease` of each other (default margin:
-//!   `lease / 5`, i.e. 20 %). Work that must be safe even then checks the
+//! - **Renewal.** Every `min(lease / 3, (lease − margin) / 2)`, one round
+//!   of compare-and-extend scripts covers every held key. A key found lost
+//!   cancels its scope. A scope whose last confirmed renewal was *sent*
+//!   more than `lease − margin` ago is cancelled by the local clock,
+//!   whether Redis is unreachable or the process was paused; Redis expires
+//!   the key no earlier than `lease` after it *received* that renewal, so
+//!   the old holder is cancelled before another node can take the key, as
+//!   long as the clocks run at rates within `margin / lease` of each other
+//!   (default margin: `lease / 5`, i.e. 20 %).
+//! - **Fences.** Every grant raises the namespace's fence counter to at
+//!   least the Redis server's clock in microseconds, then increments it:
+//!   fences grow with every grant, also after Redis lost or rolled back the
+//!   counter (a restart without persistence or from an older snapshot, an
+//!   asynchronous replica promoted), as long as the server's clock does not
+//!   step back. Work that must be safe whatever happens checks the
 //!   [fencing token](ClusterRegistry::fence) at the resource.
-//! - **Cancel.** `cancel` leaves a marker naming the holder's value (kept
+//! - **Cancel.** `cancel` leaves a marker naming the holder's claim (kept
 //!   two leases) and publishes to the holder's node. Pub/sub is at most
 //!   once; the marker is read by the holder's next renewal, so a lost
-//!   message costs at most one renewal interval. Each resubscribe triggers a
-//!   renewal round at once.
+//!   message costs at most one renewal interval. A marker never cancels a
+//!   later holder of the key. Each resubscribe triggers a renewal round.
 //! - **Redis restarted.** The connection is re-made on the next command. A
 //!   key that survived (persistence on) still holds this scope's value, so
 //!   renewal re-asserts it; a key that is gone cancels its scope
 //!   ([`Cause::Parent`](scoped_cancel::Cause::Parent)). Scopes are never
 //!   re-acquired behind the user's back: another node may have taken and
 //!   released the key meanwhile, so the work may have run twice already,
-//!   and its fencing token must change. The fence counter, if lost, starts
-//!   again above the server's clock in microseconds, so it still grows.
+//!   and its fencing token must change.
 //! - **Shutdown.** [`shutdown`](ClusterRegistry::shutdown) cancels and waits
-//!   as a local registry does, then deletes this node's claims at once.
+//!   as a local registry does; each claim is deleted as its scope ends.
+//!   Stragglers keep their claims, renewed, until they end;
+//!   [`shutdown_releasing`](ClusterRegistry::shutdown_releasing) deletes
+//!   them at the deadline instead.
+//!
+//! # What a lease cannot promise
+//!
+//! A lease is a promise between two clocks, and some events break it
+//! without either side seeing it in time. In each of these windows another
+//! node may be granted a key while the old holder's scope is not yet
+//! cancelled; only a [fencing token](ClusterRegistry::fence) checked at the
+//! resource keeps the two apart:
+//!
+//! - **Redis expires keys by its wall clock.** A forward step of the Redis
+//!   host's clock (NTP, a manual change) ends leases early; a large one
+//!   frees every lease at once.
+//! - **A suspended host's monotonic clock stops.** A node whose host is
+//!   suspended (a laptop lid, a VM paused by its hypervisor) does not see
+//!   the suspension on its clock, so on resuming it believes its leases run
+//!   on, until its next renewal finds them lost. A `SIGSTOP`ped process is
+//!   not affected: its clock keeps running, and it cancels first on waking.
+//! - **A Redis restarted empty** (no persistence, or a failover to a
+//!   replica that had not received the claim) has forgotten every claim:
+//!   another node can claim a key before the old holder's next renewal
+//!   finds its claim gone and cancels its scope (up to one renewal
+//!   interval, plus that round's time).
+//! - **Clock rates** further apart than `margin / lease`, and work that
+//!   needs longer than the margin to stop once cancelled.
+//!
+//! # At most one at a time: exactly what holds
+//!
+//! What holds: while a key's claim exists in Redis, no other node's
+//! `enter` for it succeeds; and a node's scope is cancelled (by its own
+//! clock) no later than `lease − margin` after the sending of the last
+//! renewal Redis confirmed, which is before Redis can expire the claim.
+//! So at no moment do two nodes hold uncancelled scopes for one key,
+//! outside the windows above. Stragglers of a shutdown keep their claims
+//! until they end.
+//!
+//! What does not: that the work has *stopped* when its scope is cancelled
+//! (it stops when it observes its token; the margin is its time to do so);
+//! that a key runs only once over time (after a crash, an expiry or a lost
+//! claim another node may run the same key again: "at most one at a time",
+//! not "exactly once"); and anything across the windows above.
 //!
 //! # Causes
 //!
@@ -85,24 +139,57 @@
 //!
 //! In namespace `ns`: `{ns}:k:<key>` (the claim, with a TTL),
 //! `{ns}:x:<key>` (a pending cancel, TTL two leases), `{ns}:fence` (one
-//! counter), channel `{ns}:cancel:<node>`. The `{ns}` hash tag keeps a
-//! namespace in one Redis Cluster slot.
+//! counter), channel `{ns}:cancel:<node>`. Every key starts with the hash
+//! tag `{ns}` (which is why the namespace must not be empty), so a
+//! namespace lives in one Redis Cluster slot and every script's keys are in
+//! that slot.
+//!
+//! # Redis Cluster
+//!
+//! With the `redis-cluster` feature, `ClusterRegistry::builder_for_redis_cluster(nodes)`
+//! connects to a Redis Cluster through any of its nodes: commands go to
+//! the master of the namespace's slot and follow `MOVED`/`ASK` when the
+//! slot moves; `report` scans that master; cancels are published there and
+//! heard on a subscription to one of the given nodes (a cluster forwards
+//! every published message to every node). A failover to a replica that
+//! had not received a claim is a Redis restarted empty for that claim (see
+//! above). Tested against a 3-master cluster, including a slot moved while
+//! a claim is held. TLS (`rediss://`) is not offered yet.
+//!
+//! # Settings
+//!
+//! Durations of any size are accepted: a zero lease, a margin not shorter
+//! than the lease or a zero command timeout are refused by `connect` with
+//! [`ClusterError::InvalidSettings`]; anything over 100 years counts as
+//! 100 years. The builder's `Debug` form hides the URL's password.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Layers, each using only those above it: `key`, `names`, `error`,
+// `settings`, `identity`, `redact`, `scripts`, `conn` -> `release` ->
+// `state` -> `claim`, `lease`, `listen` -> `registry` -> `report`,
+// `builder`.
 mod builder;
+mod claim;
+mod conn;
 mod error;
+mod identity;
+mod key;
 mod lease;
 mod listen;
 mod names;
+mod redact;
 mod registry;
 mod release;
 mod report;
 mod scripts;
+mod settings;
+mod state;
 
 pub use builder::Builder;
 pub use error::ClusterError;
+pub use key::ClusterKey;
 pub use names::Holder;
-pub use registry::{ClusterKey, ClusterRegistry, RunResult};
+pub use registry::{ClusterRegistry, RunResult};
 pub use report::ClusterScope;

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The Redis names of one namespace. Every name carries the hash tag
-/// `{namespace}`, so a namespace lives in one slot and a script may touch
-/// any number of its keys.
+/// The Redis names of one namespace. Every name starts with the hash tag
+/// `{namespace}` (never empty: the settings refuse an empty namespace), so
+/// a namespace lives in one Redis Cluster slot and a script may touch any
+/// number of its keys.
 #[derive(Clone, Debug)]
 pub(crate) struct Names {
     tag: String,
@@ -34,6 +35,11 @@ impl Names {
 
     pub(crate) fn channel_prefix(&self) -> String {
         format!("{}:cancel:", self.tag)
+    }
+
+    /// The channel on which `node` hears cancels.
+    pub(crate) fn channel(&self, node: &str) -> String {
+        format!("{}{node}", self.channel_prefix())
     }
 
     pub(crate) fn lease_prefix(&self) -> String {
@@ -110,5 +116,36 @@ impl fmt::Display for Holder {
             "node {} (scope {}, fence {})",
             self.node, self.scope, self.fence
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    /// The part of `key` Redis Cluster hashes: the first `{...}` if
+    /// non-empty, else the whole key.
+    fn hashed(key: &str) -> &str {
+        if let Some(open) = key.find('{') {
+            if let Some(len) = key[open + 1..].find('}') {
+                if len > 0 {
+                    return &key[open + 1..open + 1 + len];
+                }
+            }
+        }
+        key
+    }
+
+    #[test]
+    fn every_name_of_a_namespace_hashes_its_tag_alone() {
+        for ns in ["jobs", "a{b", "x}y}", "{", "sp ace"] {
+            let names = Names::new(ns);
+            let tag = hashed(&names.fence()).to_owned();
+            assert_eq!(tag, ns.replace('}', ""), "{ns}");
+            for key in ["k", "{other}", "}", "a}b{c}", ""] {
+                assert_eq!(hashed(&names.lease(key)), tag, "{ns} {key}");
+                assert_eq!(hashed(&names.marker(key)), tag, "{ns} {key}");
+            }
+        }
     }
 }

@@ -1,37 +1,34 @@
-//! `ClusterRegistry<K>`: enter, cancel, fence, run, shutdown.
+//! `ClusterRegistry<K>`: connect, enter, cancel, fence, run, shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use scoped_cancel::{Cancelled, Cause, Key, Registry, Scope, ShutdownReport};
-use tokio::sync::{mpsc, oneshot, Notify};
+use scoped_cancel::{Cancelled, Cause, Registry, Scope, ShutdownReport};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 
-use crate::builder::Builder;
+use crate::claim::Claim;
+use crate::conn::{self, Endpoints};
 use crate::error::ClusterError;
+use crate::key::ClusterKey;
 use crate::names::{Holder, Names};
-use crate::release::{self, Release};
+use crate::release::{self, Pending};
 use crate::scripts::Scripts;
-
-/// What a cluster key must be: a registry [`Key`] whose `Display` form
-/// names it in Redis (equal keys must display alike on every node).
-pub trait ClusterKey: Key + fmt::Display {}
-
-impl<K: Key + fmt::Display> ClusterKey for K {}
+use crate::settings::{Settings, FAR};
+use crate::state::{claim_prefix, Held, Inner};
 
 /// What [`ClusterRegistry::run`] returns: the claim's outcome outside, the
 /// body's race against cancellation inside.
 pub type RunResult<T, K> = Result<Result<T, Cancelled>, ClusterError<K>>;
 
 /// A registry of scopes whose keys are exclusive across every process that
-/// shares a Redis server and a namespace. See the [crate docs](crate).
+/// shares a Redis server (or Redis Cluster) and a namespace. See the
+/// [crate docs](crate).
 pub struct ClusterRegistry<K: ClusterKey> {
     pub(crate) inner: Arc<Inner<K>>,
 }
@@ -44,184 +41,48 @@ impl<K: ClusterKey> Clone for ClusterRegistry<K> {
     }
 }
 
-/// One key this node holds.
-pub(crate) struct Held<K> {
-    pub(crate) key: K,
-    pub(crate) value: Arc<str>,
-    pub(crate) fence: u64,
-    /// Local lease end: when the last confirmed claim or renewal was sent,
-    /// plus lease, minus margin.
-    pub(crate) expires: Instant,
-    /// The scope's parent, standing for the lease: cancelled (the scope
-    /// sees [`Cause::Parent`]) when the lease is lost. `None` once lost.
-    pub(crate) lease: Option<Scope>,
-}
-
-pub(crate) struct Inner<K> {
-    pub(crate) names: Names,
-    pub(crate) node: String,
-    pub(crate) lease: Duration,
-    pub(crate) margin: Duration,
-    pub(crate) timeout: Duration,
-    pub(crate) client: redis::Client,
-    pub(crate) conn: ConnectionManager,
-    pub(crate) scripts: Arc<Scripts>,
-    pub(crate) local: Registry<K>,
-    pub(crate) held: Mutex<HashMap<String, Held<K>>>,
-    seq: AtomicU64,
-    releases: mpsc::UnboundedSender<Release>,
-    /// Lease keys with a release queued and not yet sent.
-    pending: Arc<release::Pending>,
-    pub(crate) kick: Arc<Notify>,
-    refusing: AtomicBool,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl<K> Drop for Inner<K> {
-    fn drop(&mut self) {
-        // The release worker (first) is left to drain its queue: it ends
-        // when `releases`, dropped with `self`, is closed.
-        let tasks = self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for task in tasks.drain(..).skip(1) {
-            task.abort();
-        }
-    }
-}
-
-impl<K: ClusterKey> Inner<K> {
-    pub(crate) fn held(&self) -> MutexGuard<'_, HashMap<String, Held<K>>> {
-        self.held.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The local lease end for a claim or renewal sent at `sent`.
-    pub(crate) fn expiry_from(&self, sent: Instant) -> Instant {
-        sent + self.lease - self.margin
-    }
-
-    /// The scope's guard dropped: forget the key and delete it in Redis if
-    /// it still holds this scope's value (by its `node|scope|` prefix).
-    fn release(&self, rkey: &str, value: &Arc<str>) {
-        let lease = {
-            let mut held = self.held();
-            match held.get(rkey) {
-                Some(h) if Arc::ptr_eq(&h.value, value) => held.remove(rkey).and_then(|h| h.lease),
-                _ => None,
-            }
-        };
-        drop(lease);
-        self.send_release(rkey.to_owned(), claim_prefix(value));
-    }
-
-    fn send_release(&self, rkey: String, prefix: String) {
-        // Fails only once the worker is gone with the runtime; the lease
-        // then expires on its own.
-        self.pending.add(&rkey);
-        if self
-            .releases
-            .send(Release::Key(rkey.clone(), prefix))
-            .is_err()
-        {
-            self.pending.remove(&rkey);
-        }
-    }
-
-    /// Waits until every release queued so far reached Redis (or failed).
-    async fn flush_releases(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.releases.send(Release::Flush(tx)).is_ok() {
-            let _ = timeout(self.timeout, rx).await;
-        }
-    }
-
-    /// Cancels the local scope holding `rkey` with [`Cause::Requested`] if
-    /// its value is still `value`. `true` if it did.
-    pub(crate) fn cancel_local(&self, rkey: &str, value: Option<&str>) -> bool {
-        let key = {
-            let held = self.held();
-            match held.get(rkey) {
-                Some(h) if h.lease.is_some() && value.is_none_or(|v| *h.value == *v) => {
-                    h.key.clone()
-                }
-                _ => return false,
-            }
-        };
-        self.local.cancel(&key);
-        true
-    }
-}
-
-/// `node|scope|`: unique to one scope, known before Redis adds the fence.
-fn claim_prefix(value: &str) -> String {
-    let mut parts = value.splitn(3, '|');
-    let node = parts.next().unwrap_or_default();
-    let scope = parts.next().unwrap_or_default();
-    format!("{node}|{scope}|")
-}
-
-fn node_id(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut random = std::collections::hash_map::RandomState::new().build_hasher();
-    random.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!(
-        "{clean}-{}-{:08x}",
-        std::process::id(),
-        random.finish() as u32
-    )
+/// What a checked builder hands to [`ClusterRegistry::connect`].
+pub(crate) struct Config {
+    pub(crate) endpoints: Endpoints,
+    pub(crate) settings: Settings,
+    pub(crate) pubsub: bool,
+    pub(crate) node_name: String,
 }
 
 impl<K: ClusterKey> ClusterRegistry<K> {
-    /// Settings for a registry on the Redis server at `url`
-    /// (`redis://127.0.0.1:6379/`).
-    pub fn builder(url: &str) -> Builder<K> {
-        Builder::new(url)
-    }
-
-    pub(crate) async fn connect(b: Builder<K>) -> Result<Self, ClusterError<K>> {
-        let lease = b.lease;
-        let margin = b.margin.unwrap_or(lease / 5).min(lease / 2);
-        let command_timeout = b.timeout.unwrap_or((lease / 2).min(Duration::from_secs(5)));
-        let client = redis::Client::open(b.url.as_str())?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(command_timeout))
-            .set_response_timeout(Some(command_timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(200));
+    pub(crate) async fn connect(config: Config) -> Result<Self, ClusterError<K>> {
+        let Config {
+            endpoints,
+            settings,
+            pubsub,
+            node_name,
+        } = config;
+        let limit = settings.timeout;
+        let replies = settings.lease;
         let conn = timeout(
-            command_timeout * 2,
-            ConnectionManager::new_with_config(client.clone(), config),
+            limit.saturating_mul(2),
+            conn::connect(&endpoints, limit, replies),
         )
         .await
         .map_err(|_| ClusterError::Timeout)??;
-        let names = Names::new(&b.namespace);
-        let node = node_id(&b.node_name);
+        let names = Names::new(&settings.namespace);
+        let node = crate::identity::node_id(&node_name)
+            .map_err(|e| ClusterError::NoRandomness(e.to_string()))?;
         let scripts = Arc::new(Scripts::new());
         let (releases, queue) = mpsc::unbounded_channel();
-        let pending = Arc::new(release::Pending::default());
-        let subscription = if b.pubsub {
-            Some(crate::listen::subscribe(&client, &names, &node, command_timeout).await?)
+        let pending = Arc::new(Pending::default());
+        let pubsub_urls = endpoints.urls().to_vec();
+        let subscription = if pubsub {
+            let channel = names.channel(&node);
+            Some(crate::listen::subscribe_any(&pubsub_urls, 0, &channel, limit).await?)
         } else {
             None
         };
         let inner = Arc::new(Inner {
             names,
             node,
-            lease,
-            margin,
-            timeout: command_timeout,
-            client,
+            settings,
+            pubsub_urls,
             conn: conn.clone(),
             scripts: scripts.clone(),
             local: Registry::new(),
@@ -231,6 +92,8 @@ impl<K: ClusterKey> ClusterRegistry<K> {
             pending: pending.clone(),
             kick: Arc::new(Notify::new()),
             refusing: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            released: Notify::new(),
             tasks: Mutex::new(Vec::new()),
         });
         let mut tasks = vec![
@@ -247,19 +110,25 @@ impl<K: ClusterKey> ClusterRegistry<K> {
         Ok(ClusterRegistry { inner })
     }
 
-    /// This node's id, as [`Holder::node`] shows it on every node.
+    /// This node's id, as [`Holder::node`] shows it on every node: the
+    /// node name and 128 random bits.
     pub fn node_id(&self) -> &str {
         &self.inner.node
     }
 
-    /// The lease length.
+    /// The lease length (as checked: whole milliseconds, at most 100 years).
     pub fn lease(&self) -> Duration {
-        self.inner.lease
+        self.inner.settings.lease
     }
 
     /// How long before the lease a node that cannot renew cancels its scopes.
     pub fn margin(&self) -> Duration {
-        self.inner.margin
+        self.inner.settings.margin
+    }
+
+    /// How often held keys are renewed: `min(lease / 3, (lease − margin) / 2)`.
+    pub fn renewal_interval(&self) -> Duration {
+        self.inner.settings.renew_every
     }
 
     /// Claims `key` cluster-wide and returns a local [`Scope`] for it.
@@ -275,7 +144,10 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     /// | no renewal confirmed by `sent + lease − margin` (local clock) | [`Cause::Parent`] |
     /// | [`shutdown`](Self::shutdown) | [`Cause::Shutdown`] |
     ///
-    /// A cancelled scope keeps its key until its guard drops.
+    /// A cancelled scope keeps its key until its guard drops. Dropping the
+    /// returned future before it completes (a timeout, a lost `select!`
+    /// branch) holds nothing: a claim Redis made for it is deleted as soon
+    /// as its reply arrives.
     pub async fn enter(&self, key: K) -> Result<Scope, ClusterError<K>> {
         let inner = &self.inner;
         let text = key.to_string();
@@ -316,42 +188,45 @@ impl<K: ClusterKey> ClusterRegistry<K> {
                 inner.flush_releases().await;
             }
             let seq = inner.seq.fetch_add(1, Ordering::Relaxed);
-            let claim = format!("{}|{seq}", inner.node);
             let sent = Instant::now();
-            let mut conn = inner.conn.clone();
-            let mut call = inner.scripts.acquire.prepare_invoke();
-            call.key(&rkey)
-                .key(inner.names.fence())
-                .arg(&claim)
-                .arg(inner.lease.as_millis() as u64);
-            let reply = timeout(inner.timeout, call.invoke_async::<(i64, String)>(&mut conn)).await;
-            let (won, value) = match reply {
-                Ok(Ok(reply)) => reply,
-                failed => {
+            let mut call = Claim::new(inner, rkey.clone(), format!("{}|{seq}", inner.node));
+            // On a timeout `call` drops unfinished: it reads the late reply
+            // on a task of its own and deletes what the claim got.
+            let reply = timeout(inner.settings.timeout, &mut call).await;
+            drop(call);
+            let value = match reply {
+                Ok(Ok((1, value))) => value,
+                Ok(Ok((_, value))) => {
                     drop(scope);
-                    // The claim may have been made: delete it if so.
-                    inner.send_release(rkey, format!("{claim}|"));
-                    return Err(match failed {
-                        Ok(Err(e)) => ClusterError::Redis(e),
-                        _ => ClusterError::Timeout,
-                    });
+                    let Some(holder) = Holder::parse(&value) else {
+                        return Err(ClusterError::Protocol(format!("{rkey} = {value:?}")));
+                    };
+                    // Our own node's claim with no local scope: a release on
+                    // its way to Redis. Let it land, then try again.
+                    if holder.node() == inner.node && attempt < 3 {
+                        inner.flush_releases().await;
+                        continue;
+                    }
+                    return Err(ClusterError::KeyOccupied { key, holder });
                 }
+                Ok(Err(e)) => return Err(ClusterError::Redis(e)),
+                Err(_) => return Err(ClusterError::Timeout),
             };
-            let Some(holder) = Holder::parse(&value) else {
-                return Err(ClusterError::Protocol(format!("{rkey} = {value:?}")));
-            };
-            if won != 1 {
-                drop(scope);
-                // Our own node's claim with no local scope: a release on its
-                // way to Redis. Let it land, then try again.
-                if holder.node() == inner.node && attempt < 3 {
-                    inner.flush_releases().await;
-                    continue;
-                }
-                return Err(ClusterError::KeyOccupied { key, holder });
+            let mut held = inner.held();
+            // Checked under the lock `shutdown` takes to see what is left:
+            // a claim granted after it started is not kept.
+            if inner.refusing.load(Ordering::SeqCst) {
+                drop(held);
+                inner.send_release(rkey, claim_prefix(&value));
+                return Err(ClusterError::ShuttingDown { key });
             }
             let value: Arc<str> = value.into();
-            inner.held().insert(
+            let Some(holder) = Holder::parse(&value) else {
+                drop(held);
+                inner.send_release(rkey.clone(), claim_prefix(&value));
+                return Err(ClusterError::Protocol(format!("{rkey} = {value:?}")));
+            };
+            held.insert(
                 rkey.clone(),
                 Held {
                     key,
@@ -361,6 +236,7 @@ impl<K: ClusterKey> ClusterRegistry<K> {
                     lease: Some(lease),
                 },
             );
+            drop(held);
             let hook = self.inner.clone();
             return Ok(scope.on_end(move || hook.release(&rkey, &value)));
         }
@@ -368,7 +244,7 @@ impl<K: ClusterKey> ClusterRegistry<K> {
 
     /// Enters `key`, runs `fut` raced against the scope's cancellation, and
     /// ends the scope (deleting the claim) when `fut` finishes or the
-    /// returned future is dropped.
+    /// returned future is dropped (during the claim too).
     ///
     /// `#[scoped_cancel(registry = CLUSTER, key = id)]` does not take a
     /// `ClusterRegistry`: the attribute enters synchronously and turns a
@@ -395,9 +271,10 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     /// [`Cause::Requested`]. `Ok(false)` if nobody holds it.
     ///
     /// The holder's node is told by pub/sub (at most once), and a cancel
-    /// marker naming the holder (kept for two leases) is read at its next
-    /// renewal, so the cancel arrives within one renewal interval
-    /// (`lease / 3`) even when the message is lost.
+    /// marker naming the holder's claim (kept for two leases) is read at
+    /// its next renewal, so the cancel arrives within one renewal interval
+    /// even when the message is lost. The marker names that claim only: a
+    /// later holder of the key is not cancelled by it.
     pub async fn cancel(&self, key: &K) -> Result<bool, ClusterError<K>> {
         let inner = &self.inner;
         let text = key.to_string();
@@ -410,10 +287,10 @@ impl<K: ClusterKey> ClusterRegistry<K> {
         let mut call = inner.scripts.cancel.prepare_invoke();
         call.key(&rkey)
             .key(inner.names.marker(&text))
-            .arg((inner.lease * 2).as_millis() as u64)
+            .arg(inner.settings.marker_ms)
             .arg(inner.names.channel_prefix());
         let holder = timeout(
-            inner.timeout,
+            inner.settings.timeout,
             call.invoke_async::<Option<String>>(&mut conn),
         )
         .await
@@ -422,9 +299,11 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     }
 
     /// The fencing token of this node's live claim on `key`: a number that
-    /// grows with every grant of any key in the namespace. Pass it to a
-    /// resource that rejects numbers lower than the highest it has seen, so
-    /// that a holder paused past its lease cannot act after its successor.
+    /// grows with every grant of any key in the namespace, also across a
+    /// Redis restart or rollback (see the [crate docs](crate#what-a-lease-cannot-promise)).
+    /// Pass it to a resource that rejects numbers lower than the highest it
+    /// has seen, so that a holder paused past its lease cannot act after
+    /// its successor.
     pub fn fence(&self, key: &K) -> Option<u64> {
         let rkey = self.inner.names.lease(&key.to_string());
         let held = self.inner.held();
@@ -457,28 +336,53 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     }
 
     /// Shuts this node's side down within `grace`: refuses new entries,
-    /// cancels every local scope with [`Cause::Shutdown`], waits for them
-    /// (as [`Registry::shutdown`] does), then stops renewing and deletes
-    /// every claim this node still has at once, so other nodes can take the
-    /// keys without waiting for leases to expire. Stragglers still alive
-    /// then are in the report, already cancelled.
+    /// cancels every local scope with [`Cause::Shutdown`] and waits for
+    /// them (as [`Registry::shutdown`] does); each claim is deleted as its
+    /// scope ends, so other nodes can take the keys at once.
+    ///
+    /// Stragglers (scopes still running at the deadline, already
+    /// cancelled) are in the report, and their claims stay: they are
+    /// renewed until each scope ends, so no other node starts a key this
+    /// one still runs. [`shutdown_releasing`](Self::shutdown_releasing)
+    /// deletes them at the deadline instead. A `grace` over 100 years
+    /// counts as 100 years.
     pub async fn shutdown(&self, grace: Duration) -> ShutdownReport<K> {
+        self.shut_down(grace, false).await
+    }
+
+    /// [`shutdown`](Self::shutdown), but the stragglers' claims are deleted
+    /// at the deadline too: another node may then start a key while a
+    /// straggler here still runs it. For a process about to exit, whose
+    /// stragglers end with it.
+    pub async fn shutdown_releasing(&self, grace: Duration) -> ShutdownReport<K> {
+        self.shut_down(grace, true).await
+    }
+
+    async fn shut_down(&self, grace: Duration, release: bool) -> ShutdownReport<K> {
         let inner = &self.inner;
         inner.refusing.store(true, Ordering::SeqCst);
-        let report = inner.local.shutdown(grace).await;
-        // The release worker (first) stays: it has the last deletes to send.
-        for task in inner
-            .tasks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let report = inner.local.shutdown(grace.min(FAR)).await;
+        let stragglers: HashSet<String> = report
+            .stragglers()
             .iter()
-            .skip(1)
-        {
-            task.abort();
-        }
-        let rest: Vec<(String, Held<K>)> = inner.held().drain().collect();
-        for (rkey, held) in rest {
+            .map(|s| inner.names.lease(&s.key().to_string()))
+            .collect();
+        inner.settle(&stragglers).await;
+        inner.draining.store(true, Ordering::SeqCst);
+        let stragglers: Vec<(String, Held<K>)> = {
+            let mut held = inner.held();
+            if release {
+                held.drain().collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let none_left = inner.held().is_empty();
+        for (rkey, held) in stragglers {
             inner.send_release(rkey, claim_prefix(&held.value));
+        }
+        if none_left {
+            inner.stop_renewing();
         }
         inner.flush_releases().await;
         report
@@ -489,8 +393,8 @@ impl<K: ClusterKey> fmt::Debug for ClusterRegistry<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClusterRegistry")
             .field("node", &self.inner.node)
-            .field("lease", &self.inner.lease)
-            .field("margin", &self.inner.margin)
+            .field("lease", &self.inner.settings.lease)
+            .field("margin", &self.inner.settings.margin)
             .field("held", &self.len())
             .finish()
     }

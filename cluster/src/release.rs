@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::conn::Conn;
 use crate::scripts::Scripts;
 
 pub(crate) enum Release {
@@ -48,7 +48,7 @@ impl Pending {
 const BATCH: usize = 256;
 
 pub(crate) async fn worker(
-    mut conn: ConnectionManager,
+    mut conn: Conn,
     scripts: Arc<Scripts>,
     mut queue: mpsc::UnboundedReceiver<Release>,
     pending: Arc<Pending>,

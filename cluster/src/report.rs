@@ -6,8 +6,9 @@ use std::time::Duration;
 use tokio::time::timeout;
 
 use crate::error::ClusterError;
+use crate::key::ClusterKey;
 use crate::names::Holder;
-use crate::registry::{ClusterKey, ClusterRegistry};
+use crate::registry::ClusterRegistry;
 
 /// One held key, as Redis shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,23 +45,24 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     /// Every key held in this namespace, by any node, with its holder and
     /// age, sorted by key. Reads Redis with `SCAN` (a consistent list of
     /// keys held throughout the scan; keys entered or released meanwhile
-    /// may or may not appear).
+    /// may or may not appear). In a Redis Cluster the scan runs on the node
+    /// that holds the namespace's slot.
     pub async fn report(&self) -> Result<Vec<ClusterScope>, ClusterError<K>> {
         let inner = &self.inner;
         let read = async {
             let mut conn = inner.conn.clone();
             let pattern = inner.names.lease_pattern();
+            let slot_of = inner.names.fence();
             let mut keys: Vec<String> = Vec::new();
             let mut cursor: u64 = 0;
             loop {
-                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
                     .arg("MATCH")
                     .arg(&pattern)
                     .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await?;
+                    .arg(1000);
+                let (next, batch): (u64, Vec<String>) = conn.on_node_of(&slot_of, scan).await?;
                 keys.extend(batch);
                 cursor = next;
                 if cursor == 0 {
@@ -88,7 +90,7 @@ impl<K: ClusterKey> ClusterRegistry<K> {
             }
             Ok::<_, redis::RedisError>(out)
         };
-        Ok(timeout(inner.timeout * 4, read)
+        Ok(timeout(inner.settings.timeout.saturating_mul(4), read)
             .await
             .map_err(|_| ClusterError::Timeout)??)
     }

@@ -1,5 +1,6 @@
-//! Shared test support: a private Redis server and node processes.
+//! Shared test support: private Redis servers and clusters, node processes.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod node;
 pub mod server;

@@ -1,5 +1,8 @@
-//! Node processes: the test binary run again with `SC_NODE_URL` set, which
-//! makes its `node_process` test serve a line protocol on stdin/stdout.
+//! Node processes: the test binary run again with `SC_NODE_URL` set and
+//! the starting test's own name as its filter; that test's first call,
+//! [`serve_if_node`], then serves a line protocol on stdin/stdout and exits
+//! the process (in the parent it returns at once). No test exists only to
+//! be an entry point.
 //!
 //! Commands: `enter K`, `exit K`, `enter_many PREFIX N [FROM]`, `release_all`,
 //! `cancel K`, `holds K`, `report`, `shutdown MS`. Replies and events are
@@ -38,7 +41,9 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts a node process (`test` is the libtest name of the entry test).
+    /// Starts a node process running `test` (the calling test's libtest
+    /// name: it must call [`serve_if_node`] first). A wrong name runs no
+    /// test, so no `@ready` comes and this panics.
     pub fn start(name: &str, config: &NodeConfig, test: &str) -> Node {
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
             .args(["--exact", test, "--nocapture", "--test-threads=1"])
@@ -195,6 +200,9 @@ async fn serve(config: NodeConfig, name: String) {
         .namespace(config.namespace.clone())
         .lease(config.lease)
         .pubsub(config.pubsub)
+        // As long as the lease: a claim is only refused or granted, never
+        // timed out, however loaded the machine (1,000 at once included).
+        .command_timeout(config.lease)
         .node_name(name)
         .connect()
         .await

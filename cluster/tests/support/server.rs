@@ -1,4 +1,6 @@
-//! A private `redis-server` on a free loopback port, killed on drop.
+//! A private `redis-server` on a free loopback port, killed on drop, and
+//! the rule for a missing Redis binary: a failure, unless
+//! `SCOPED_CANCEL_SKIP_REDIS=1` asks for the skip.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -7,10 +9,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// `Some(path)` of the server binary; `None` (after a loud message) when it
-/// is missing outside CI. In CI (`CI` set) a missing binary fails the test.
-pub fn binary() -> Option<String> {
-    let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+/// The variable that turns a missing Redis binary into a skip.
+pub const SKIP_VAR: &str = "SCOPED_CANCEL_SKIP_REDIS";
+
+static SKIPPED: AtomicU32 = AtomicU32::new(0);
+
+/// The path of a Redis binary (`default`, or the value of `var`). A
+/// missing binary fails the test, unless `SCOPED_CANCEL_SKIP_REDIS=1` asks
+/// for the skip: then this says so loudly on the process's stderr (not
+/// captured by the harness), with the count of tests skipped so far, and
+/// returns `None` for the test to return early.
+pub fn find(default: &str, var: &str) -> Option<String> {
+    let bin = std::env::var(var).unwrap_or_else(|_| default.into());
     let found = Command::new(&bin)
         .arg("--version")
         .stdout(Stdio::null())
@@ -20,19 +30,78 @@ pub fn binary() -> Option<String> {
     if found {
         return Some(bin);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("`{bin}` not found, and CI is set: install the redis-server package");
+    if std::env::var(SKIP_VAR).as_deref() != Ok("1") {
+        panic!(
+            "`{bin}` not found: the cluster tests need Redis (apt-get install redis-server, \
+             or set {var}); set {SKIP_VAR}=1 to skip them on purpose"
+        );
     }
-    // Straight to the process's stderr: libtest captures `eprintln!`.
-    let _ = writeln!(
-        std::io::stderr(),
+    let n = SKIPPED.fetch_add(1, Ordering::SeqCst) + 1;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    // One write, so that the harness's own output cannot cut into it.
+    let banner = format!(
         "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-         !! SKIPPED: `{bin}` not found. The cluster tests need a Redis server: \n\
-         !! apt-get install redis-server (or set REDIS_SERVER_BIN). With CI set,\n\
-         !! they fail instead of skipping.\n\
+         !! SKIPPED {test}: `{bin}` not found and {SKIP_VAR}=1.\n\
+         !! {n} test(s) of this binary skipped so far (the harness shows them as ok).\n\
          !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
     );
+    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
     None
+}
+
+/// The `redis-server` binary (see [`find`]).
+pub fn binary() -> Option<String> {
+    find("redis-server", "REDIS_SERVER_BIN")
+}
+
+/// A free loopback port (it may be taken before the server binds it: an
+/// acknowledged race; a failed start says so with the log).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
+
+/// A new private directory for one server's files.
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "scoped-cancel-redis-{}-{}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Waits until a server on `port` answers `PING`, or panics with `log`.
+pub fn wait_ready(port: u16, log: impl Fn() -> String) {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("url");
+    let start = Instant::now();
+    loop {
+        if let Ok(mut conn) = client.get_connection() {
+            if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "redis-server did not start on port {port}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The last 40 lines of a server's log file.
+pub fn log_tail(path: &std::path::Path) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    format!("--- {} (tail) ---\n{}", path.display(), tail.join("\n"))
 }
 
 pub struct RedisServer {
@@ -42,29 +111,15 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
-static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
-
 impl RedisServer {
-    /// Starts a server, or returns `None` when the binary is missing (and
-    /// CI is not set).
+    /// Starts a server, or returns `None` when the binary is missing and
+    /// the skip was asked for.
     pub fn start() -> Option<RedisServer> {
         let bin = binary()?;
-        let dir = std::env::temp_dir().join(format!(
-            "scoped-cancel-redis-{}-{}",
-            std::process::id(),
-            NEXT_DIR.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        // The port may be taken between this drop and the server's bind
-        // (acknowledged race); a failed start says so with the log.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
         let mut server = RedisServer {
             bin,
-            port,
-            dir,
+            port: free_port(),
+            dir: temp_dir(),
             child: None,
         };
         server.spawn();
@@ -89,21 +144,7 @@ impl RedisServer {
             .spawn()
             .expect("spawn redis-server");
         self.child = Some(child);
-        let start = Instant::now();
-        loop {
-            if let Ok(mut conn) = self.client().get_connection() {
-                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return;
-                }
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "redis-server did not start on port {}\n{}",
-                self.port,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_ready(self.port, || self.log());
     }
 
     pub fn client(&self) -> redis::Client {
@@ -118,10 +159,7 @@ impl RedisServer {
 
     /// The server's log, for failure messages.
     pub fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("--- redis-server log (tail) ---\n{}", tail.join("\n"))
+        log_tail(&self.dir.join("redis.log"))
     }
 
     /// Sends a signal (`STOP`, `CONT`) to the server process.
@@ -146,6 +184,19 @@ impl RedisServer {
     pub fn restart_empty(&mut self) {
         self.stop();
         let _ = std::fs::remove_file(self.dir.join("dump.rdb"));
+        self.spawn();
+    }
+
+    /// `SAVE`: a snapshot of the dataset as it is now.
+    pub fn save(&self) {
+        let _: () = redis::cmd("SAVE").query(&mut self.conn()).expect("SAVE");
+    }
+
+    /// Kills the server (`SIGKILL`: nothing after the last `SAVE` is kept)
+    /// and starts it again from that snapshot.
+    pub fn restart_from_snapshot(&mut self) {
+        self.stop();
+        assert!(self.dir.join("dump.rdb").exists(), "no snapshot");
         self.spawn();
     }
 
