@@ -7,6 +7,8 @@ pub mod collection;
 pub mod guards;
 pub mod insert;
 
+use crate::diag::Finding;
+use crate::types::Crate;
 use std::collections::{HashMap, HashSet};
 
 /// Names declared across a crate.
@@ -18,4 +20,18 @@ pub struct Decls {
     /// Fields and statics of other types: a name in both sets is ambiguous,
     /// and an insert into it counts only when the value looks like a token.
     pub plain: HashSet<String>,
+}
+
+/// Runs both rules over a crate's files.
+pub fn check(krate: &Crate) -> Vec<Finding> {
+    let mut decls = Decls::default();
+    let mut found = Vec::new();
+    for file in 0..krate.files.len() {
+        collection::check(krate, file, &mut decls, &mut found);
+    }
+    let guards = guards::guards(krate);
+    for file in 0..krate.files.len() {
+        insert::check(krate, file, &decls, &guards, &mut found);
+    }
+    found
 }
