@@ -174,7 +174,28 @@ fn run_groups(n: usize, work: impl Fn(usize, &mut Outcome) + Sync) -> Outcome {
                             if i >= n {
                                 break;
                             }
-                            work(i, &mut outcome);
+                            // A bug must not cost the other crates their scan.
+                            let mut part = Outcome::default();
+                            let ran =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    work(i, &mut part)
+                                }));
+                            if ran.is_err() {
+                                part.errors.push(ParseError {
+                                    file: String::new(),
+                                    line: 0,
+                                    column: 0,
+                                    message: format!(
+                                        "internal error while checking crate group {i}; its \
+                                         files were not checked"
+                                    ),
+                                });
+                            }
+                            outcome.findings.append(&mut part.findings);
+                            outcome.errors.append(&mut part.errors);
+                            outcome.files += part.files;
+                            outcome.lines += part.lines;
+                            outcome.test_files += part.test_files;
                             // Spans of this group are no longer needed: free
                             // proc-macro2's map of them.
                             proc_macro2::extra::invalidate_current_thread_spans();
