@@ -3,9 +3,10 @@
 //! collection) are what `insert` looks for in receivers.
 
 mod body;
-pub mod collection;
-pub mod guards;
-pub mod insert;
+pub(crate) mod collection;
+pub(crate) mod guards;
+pub(crate) mod insert;
+mod wrappers;
 
 use crate::diag::Finding;
 use crate::types::Crate;
@@ -30,8 +31,11 @@ pub fn check(krate: &Crate) -> Vec<Finding> {
         collection::check(krate, file, &mut decls, &mut found);
     }
     let guards = guards::guards(krate);
+    let mut fns = Vec::new();
     for file in 0..krate.files.len() {
-        insert::check(krate, file, &decls, &guards, &mut found);
+        insert::collect_fns(krate, file, &mut fns);
     }
+    let wrapped = insert::check(krate, &fns, &decls, &guards, &mut found);
+    wrappers::check(krate, &fns, &wrapped, &decls, &guards, &mut found);
     found
 }

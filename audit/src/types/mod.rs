@@ -63,6 +63,9 @@ pub struct Crate<'a> {
     /// used twenty times in the next alias, eight deep, is expanded once
     /// per depth, not 20^8 times.
     memo: RefCell<HashMap<MemoKey, Info>>,
+    /// Struct field name -> the type names its type mentions (all structs
+    /// of the crate with a field of that name, merged).
+    field_types: HashMap<String, HashSet<String>>,
 }
 
 /// What an expansion depends on: the definition (by address), the depth it
@@ -85,6 +88,7 @@ impl<'a> Crate<'a> {
             holder: HashMap::new(),
             cancel_guards: HashSet::new(),
             memo: RefCell::new(HashMap::new()),
+            field_types: HashMap::new(),
         };
         for uses in &krate.uses {
             for (target, rename) in &uses.renames {
@@ -225,7 +229,9 @@ impl<'a> Crate<'a> {
             }
         }
         let name = self.canonical(file, path, len);
-        if name == "CancellationToken" {
+        let guard =
+            (name == "DropGuard" || name == "DropGuardRef") && !self.types.contains_key(&name);
+        if name == "CancellationToken" || guard {
             return Info {
                 holds: true,
                 ..Info::default()
@@ -390,6 +396,11 @@ impl<'a> Crate<'a> {
             Pick::One(i) => Some(&defs[i]),
             Pick::Many => None,
         }
+    }
+
+    /// The type names a field of this name is declared with, in any struct.
+    pub fn field_type_names(&self, field: &str) -> Option<&HashSet<String>> {
+        self.field_types.get(field)
     }
 
     /// Whether `name` is a crate-local type that holds a token by itself.
