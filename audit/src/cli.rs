@@ -67,12 +67,10 @@ pub struct Args {
 
 /// `--format`'s values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(missing_docs)] // Described by `--format`'s help, which lists them.
 pub enum FormatArg {
-    /// rustc-style diagnostics.
     Human,
-    /// One JSON object per line.
     Json,
-    /// One SARIF 2.1.0 document.
     Sarif,
 }
 

@@ -202,7 +202,7 @@ fn too_deep_with(text: &str, max: usize) -> Option<TooDeep> {
         }
         i += 1;
         if c.total > max {
-            let brackets = c.levels.iter().all(|l| l.segment == 0);
+            let brackets = (c.levels.len() - 1) * 2 > c.total;
             return Some(c.report(start, text, brackets));
         }
     }

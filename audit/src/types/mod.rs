@@ -228,7 +228,7 @@ impl<'a> Crate<'a> {
                 return info.clone();
             }
         }
-        let name = self.canonical(file, path, len);
+        let (name, local) = self.canonical(file, path, len);
         let guard =
             (name == "DropGuard" || name == "DropGuardRef") && !self.types.contains_key(&name);
         if name == "CancellationToken" || guard {
@@ -267,6 +267,12 @@ impl<'a> Crate<'a> {
             return info;
         }
         let name = name.as_str();
+        // The crate's own `State` or `Cache` is not the framework's.
+        if local {
+            if let Some(defs) = self.types.get(name) {
+                return self.analyze_local(file, name, &written, defs, &args, depth);
+            }
+        }
         if COLLECTIONS.contains(&name) {
             let mut info = combine(args.iter().cloned());
             if info.holds {
@@ -358,7 +364,7 @@ impl<'a> Crate<'a> {
 
     /// The name a path's segment `len - 1` refers to, after `use ... as`
     /// renames in its file and re-export renames inside the crate.
-    fn canonical(&self, file: usize, path: &Path, len: usize) -> String {
+    fn canonical(&self, file: usize, path: &Path, len: usize) -> (String, bool) {
         let seg = &path.segments[len - 1];
         let written = seg.ident.to_string();
         let uses = &self.uses[file];
@@ -376,7 +382,7 @@ impl<'a> Crate<'a> {
             )
         };
         if !local {
-            return name;
+            return (name, false);
         }
         for _ in 0..4 {
             if self.types.contains_key(&name) || self.aliases.contains_key(&name) {
@@ -387,7 +393,7 @@ impl<'a> Crate<'a> {
                 None => break,
             }
         }
-        name
+        (name, true)
     }
 
     fn alias(&self, file: usize, name: &str) -> Option<&Alias<'a>> {
