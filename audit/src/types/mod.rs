@@ -234,6 +234,7 @@ impl<'a> Crate<'a> {
         if name == "CancellationToken" || guard {
             return Info {
                 holds: true,
+                via: guard.then(|| name.clone()),
                 ..Info::default()
             };
         }
