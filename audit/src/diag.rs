@@ -253,6 +253,19 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_escaped_and_the_caret_follows() {
+        let f = finding("\u{1b}[31mjobs: Vec<T>,", 12, 18);
+        let out = human(&f, false);
+        assert!(out.contains("7 | \\u{1b}[31mjobs: Vec<T>,\n"), "{out}");
+        // `\u{1b}` is six columns wide where the file has one char.
+        assert!(
+            out.contains(&format!("\n  | {}^^^^^^\n", " ".repeat(16))),
+            "{out}"
+        );
+        assert_eq!(escape("a\u{202e}b\tc"), "a\\u{202e}b\tc");
+    }
+
+    #[test]
     fn json_escapes() {
         let f = finding("x", 1, 2);
         assert_eq!(

@@ -75,7 +75,11 @@ fn innermost(err: ignore::Error) -> String {
         ignore::Error::WithDepth { err, .. }
         | ignore::Error::WithLineNumber { err, .. }
         | ignore::Error::WithPath { err, .. } => innermost(*err),
-        ignore::Error::Io(e) => e.to_string(),
+        // Its own text repeats the path: the OS's message alone.
+        ignore::Error::Io(e) => e.raw_os_error().map_or_else(
+            || e.to_string(),
+            |code| std::io::Error::from_raw_os_error(code).to_string(),
+        ),
         other => other.to_string(),
     }
 }

@@ -101,6 +101,66 @@ fn json_is_one_object_per_line() {
 }
 
 #[test]
+fn sarif_is_one_run_with_a_result_per_finding() {
+    let dir = temp_crate(
+        "sarif",
+        &[("src/lib.rs", LEAKY), ("src/broken.rs", "fn f( {\n")],
+    );
+    let out = audit(&dir, &["--format", "sarif", "--deny", "src"]);
+    assert_eq!(out.status.code(), Some(2), "the unparsable file");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["version"], "2.1.0");
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["tool"]["driver"]["name"], "scoped-cancel-audit");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "token-in-collection",
+            "unguarded-insert",
+            "allow-without-reason"
+        ]
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for (r, (rule, index, line, col)) in results.iter().zip([
+        ("token-in-collection", 0, 2, 24),
+        ("unguarded-insert", 1, 5, 19),
+    ]) {
+        assert_eq!(r["ruleId"], rule);
+        assert_eq!(r["ruleIndex"], index);
+        assert_eq!(r["level"], "error", "--deny");
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "src/lib.rs");
+        assert_eq!(loc["region"]["startLine"], line);
+        assert_eq!(loc["region"]["startColumn"], col);
+        assert!(r["message"]["text"].as_str().unwrap().contains("help: "));
+    }
+    let invocation = &run["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let note = &invocation["toolExecutionNotifications"][0];
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "src/broken.rs"
+    );
+    let clean = audit(&dir, &["--format", "sarif", "src/lib.rs"]);
+    let doc: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(doc["runs"][0]["results"][1]["level"], "warning");
+    assert_eq!(
+        doc["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn an_unparsable_file_exits_2_and_the_others_are_still_checked() {
     let dir = temp_crate(
         "parse",
