@@ -156,7 +156,8 @@ fn escaped(c: char) -> Option<String> {
     }
 }
 
-/// `text` as the human format prints it (see [`escaped`]).
+/// `text` as the human format prints it: control characters (but tab) and
+/// bidirectional overrides as `\u{..}` escapes.
 pub fn escape(text: &str) -> String {
     if !text.chars().any(|c| escaped(c).is_some()) {
         return text.to_owned();
