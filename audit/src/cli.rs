@@ -149,9 +149,13 @@ pub fn run(
     let format = Format::from(args.format);
     let mut failed = false;
     let mut files = Vec::new();
+    // Paths that could not be read, for SARIF's notifications.
+    let mut unread = Vec::new();
     for path in &args.paths {
+        let shown = diag::escape(&path.display().to_string());
         if let Err(e) = std::fs::symlink_metadata(path) {
-            let _ = writeln!(err, "error: cannot read `{}`: {e}", path.display());
+            let _ = writeln!(err, "error: cannot read `{shown}`: {e}");
+            unread.push(unreadable(path, e.to_string()));
             failed = true;
             continue;
         }
@@ -164,6 +168,7 @@ pub fn run(
                 diag::escape(&e.path.display().to_string()),
                 e.message
             );
+            unread.push(unreadable(&e.path, e.message));
             failed = true;
         }
     }
@@ -190,7 +195,8 @@ pub fn run(
     }
     match format {
         Format::Sarif => {
-            let doc = crate::sarif::document(&outcome.findings, &outcome.errors, args.deny);
+            unread.extend(outcome.errors.iter().cloned());
+            let doc = crate::sarif::document(&outcome.findings, &unread, args.deny);
             let _ = serde_json::to_writer_pretty(&mut *out, &doc);
             let _ = writeln!(out);
         }
@@ -230,6 +236,15 @@ pub fn run(
         1
     } else {
         0
+    }
+}
+
+fn unreadable(path: &std::path::Path, message: String) -> crate::source::ParseError {
+    crate::source::ParseError {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {message}"),
     }
 }
 

@@ -150,6 +150,14 @@ fn sarif_is_one_run_with_a_result_per_finding() {
         note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "src/broken.rs"
     );
+    let missing = audit(&dir, &["--format", "sarif", "nope.rs"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&missing.stdout).unwrap();
+    let note = &doc["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "nope.rs"
+    );
     let clean = audit(&dir, &["--format", "sarif", "src/lib.rs"]);
     let doc: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
     assert_eq!(doc["runs"][0]["results"][1]["level"], "warning");

@@ -3,7 +3,7 @@
 //! `.await`, a `?` or a `return`, or lives in another fn — and no guard's
 //! `Drop` in the crate removes from that collection.
 
-use super::body::{type_names, Body, ExitAt, Insert, Tokenish};
+use super::body::{type_names, Body, ExitAt, Insert, Removal, Tokenish};
 use super::guards::Guards;
 use super::Decls;
 use crate::diag::{Finding, Rule};
@@ -46,16 +46,23 @@ pub(super) fn check<'a>(
     let mut wrapped = Vec::new();
     for (fn_index, f) in fns.iter().enumerate() {
         let parsed = &krate.files[f.file];
+        // Removals by collection, in source order: the next one after an
+        // insert is a binary search away, however many there are.
+        let mut removals: HashMap<&str, Vec<&Removal>> = HashMap::new();
+        for r in &f.body.removals {
+            removals.entry(r.root.as_str()).or_default().push(r);
+        }
+        for list in removals.values_mut() {
+            list.sort_by_key(|r| r.pos);
+        }
         for (i, ins) in f.body.inserts.iter().enumerate() {
             if !relevant(krate, f, ins, decls) {
                 continue;
             }
-            let next_removal = f
-                .body
-                .removals
-                .iter()
-                .filter(|r| r.root == ins.root && r.pos > ins.pos)
-                .min_by_key(|r| r.pos);
+            let next_removal = removals.get(ins.root.as_str()).and_then(|list| {
+                let at = list.partition_point(|r| r.pos <= ins.pos);
+                list.get(at).copied()
+            });
             let Some(removal) = next_removal else {
                 wrapped.push(Wrapped {
                     fn_index,
@@ -126,14 +133,15 @@ pub(super) fn exit_between<'b>(
     to: Pos,
     to_regions: &[usize],
 ) -> Option<&'b ExitAt> {
-    body.exits
+    // Exits are sorted by position once the body is visited.
+    let start = body.exits.partition_point(|e| e.pos <= from);
+    body.exits[start..]
         .iter()
-        .filter(|e| e.pos > from && e.pos < to)
-        .filter(|e| {
+        .take_while(|e| e.pos < to)
+        .find(|e| {
             e.region
                 .is_none_or(|r| from_regions.contains(&r) || to_regions.contains(&r))
         })
-        .min_by_key(|e| e.pos)
 }
 
 fn relevant(krate: &Crate, f: &FnSite, ins: &Insert, decls: &Decls) -> bool {
@@ -243,6 +251,7 @@ impl<'a> FnCollector<'_, 'a> {
             }
         }
         body.visit_block(block);
+        body.exits.sort_by_key(|e| e.pos);
         self.out.push(FnSite {
             file: self.file,
             name: sig.ident.to_string(),

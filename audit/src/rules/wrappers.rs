@@ -44,6 +44,13 @@ pub(super) fn check<'a>(
         *m.entry(f.name.as_str()).or_default() += 1;
         m
     });
+    // Call sites by name: each wrapper looks at the calls of its name only.
+    let mut by_name: HashMap<&str, Vec<(usize, &CallSite)>> = HashMap::new();
+    for (i, f) in fns.iter().enumerate() {
+        for c in &f.body.call_sites {
+            by_name.entry(c.name.as_str()).or_default().push((i, c));
+        }
+    }
     for w in wrapped {
         let wrapper = &fns[w.fn_index];
         let ins = &wrapper.body.inserts[w.insert];
@@ -67,11 +74,12 @@ pub(super) fn check<'a>(
         let callers: Vec<(usize, &CallSite)> = if remover_fns.is_empty() && guard_types.is_empty() {
             Vec::new()
         } else {
-            fns.iter()
-                .enumerate()
-                .filter(|(i, _)| *i != w.fn_index)
-                .flat_map(|(i, f)| f.body.call_sites.iter().map(move |c| (i, c)))
-                .filter(|(i, c)| calls(krate, &fns[*i], c, wrapper, &names))
+            by_name
+                .get(wrapper.name.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|(i, c)| *i != w.fn_index && calls(krate, &fns[*i], c, wrapper, &names))
+                .copied()
                 .collect()
         };
         // Named in messages: those that remove themselves, not their callers.
