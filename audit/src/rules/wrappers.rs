@@ -135,10 +135,10 @@ pub(super) fn check<'a>(
                     wrapper.name
                 ),
                 format!(
-                    "let scope = registry.enter(id)?;   // instead of `{}`",
+                    "let scope = registry.enter(id)?;    // instead of `{}`",
                     wrapper.name
                 ),
-                "let token = scope.token();           // removed when `scope` drops".into(),
+                "let token = scope.token();          // removed when `scope` drops".into(),
             ];
             f.anchors = vec![caller.line];
             out.push(f);
