@@ -1,4 +1,5 @@
-//! Findings, and their two renderings: rustc-style text and JSON lines.
+//! Findings, and their renderings: rustc-style text and JSON lines (SARIF
+//! is in `sarif.rs`).
 
 use crate::source::{Parsed, Pos};
 use std::fmt::Write as _;
@@ -6,13 +7,23 @@ use std::fmt::Write as _;
 /// The checks, by the id users write and filter on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rule {
+    /// A collection whose elements hold a cancellation token.
     TokenInCollection,
+    /// An insert whose removal is not guaranteed on every exit.
     UnguardedInsert,
     /// A `scoped-cancel-audit: allow(..)` comment with no reason.
     AllowWithoutReason,
 }
 
 impl Rule {
+    /// Every rule, in the order help and SARIF list them.
+    pub const ALL: [Rule; 3] = [
+        Rule::TokenInCollection,
+        Rule::UnguardedInsert,
+        Rule::AllowWithoutReason,
+    ];
+
+    /// The id users write and filter on.
     pub fn id(self) -> &'static str {
         match self {
             Rule::TokenInCollection => "token-in-collection",
@@ -20,16 +31,39 @@ impl Rule {
             Rule::AllowWithoutReason => "allow-without-reason",
         }
     }
+
+    /// One line on what the rule finds.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Rule::TokenInCollection => {
+                "A collection whose elements hold a tokio_util CancellationToken (or a DropGuard \
+                 of one): an entry nobody removes keeps its token, and every task waiting on \
+                 it, alive."
+            }
+            Rule::UnguardedInsert => {
+                "A cancellation token inserted into a long-lived collection whose removal is not \
+                 guaranteed on every exit: it comes after an .await, a ? or a return, or lives \
+                 in another fn, and no guard's Drop does it."
+            }
+            Rule::AllowWithoutReason => {
+                "A scoped-cancel-audit allow comment that gives no reason silences nothing."
+            }
+        }
+    }
 }
 
 /// One thing found.
 #[derive(Debug, Clone)]
 pub struct Finding {
+    /// The file, as given.
     pub file: String,
+    /// The check that found it.
     pub rule: Rule,
+    /// Where the underlined span starts.
     pub start: Pos,
     /// Where the underlined span ends (exclusive column).
     pub end: Pos,
+    /// What is wrong, in one sentence.
     pub message: String,
     /// First line: what to do; further lines: the rewrite, as code.
     pub help: Vec<String>,
@@ -41,6 +75,7 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding at `span` of `file`, with no help yet.
     pub fn new(file: &Parsed, rule: Rule, span: proc_macro2::Span, message: String) -> Finding {
         let (start, end) = crate::source::range(span);
         Finding {
@@ -59,8 +94,12 @@ impl Finding {
 /// How findings are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// rustc-style diagnostics.
     Human,
+    /// One JSON object per line.
     Json,
+    /// One SARIF 2.1.0 document.
+    Sarif,
 }
 
 /// A finding as rustc prints a lint:
@@ -79,77 +118,104 @@ pub fn human(f: &Finding, deny: bool) -> String {
     let num = f.start.line.to_string();
     let pad = " ".repeat(num.len());
     let mut out = String::new();
-    let _ = writeln!(out, "{level}[{}]: {}", f.rule.id(), f.message);
+    let _ = writeln!(out, "{level}[{}]: {}", f.rule.id(), escape(&f.message));
     let _ = writeln!(
         out,
         "{pad}--> {}:{}:{}",
-        f.file, f.start.line, f.start.column
+        escape(&f.file),
+        f.start.line,
+        f.start.column
     );
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{num} | {}", f.source_line);
+    let _ = writeln!(out, "{num} | {}", escape(&f.source_line));
     let _ = writeln!(out, "{pad} | {}", carets(f));
     if let Some((first, code)) = f.help.split_first() {
         let _ = writeln!(out, "{pad} |");
-        let _ = writeln!(out, "{pad} = help: {first}");
+        let _ = writeln!(out, "{pad} = help: {}", escape(first));
         for line in code {
             if line.is_empty() {
                 let _ = writeln!(out);
             } else {
-                let _ = writeln!(out, "{pad}         {line}");
+                let _ = writeln!(out, "{pad}         {}", escape(line));
             }
+        }
+    }
+    out
+}
+
+/// How the human format prints a char, when not as itself: control
+/// characters (but tab) and the bidirectional overrides, which could move
+/// the cursor, clear the screen or make a terminal show other code than
+/// the file holds, become `\u{..}` escapes.
+fn escaped(c: char) -> Option<String> {
+    let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if (c.is_control() && c != '\t') || bidi {
+        Some(c.escape_unicode().to_string())
+    } else {
+        None
+    }
+}
+
+/// `text` as the human format prints it: control characters (but tab) and
+/// bidirectional overrides as `\u{..}` escapes.
+pub fn escape(text: &str) -> String {
+    if !text.chars().any(|c| escaped(c).is_some()) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match escaped(c) {
+            Some(e) => out.push_str(&e),
+            None => out.push(c),
         }
     }
     out
 }
 
 /// Spaces (tabs kept, so the caret lines up) then `^` under the span; a span
-/// running past its first line is underlined to that line's end.
+/// running past its first line is underlined to that line's end. Widths are
+/// those of the escaped line.
 fn carets(f: &Finding) -> String {
     let chars: Vec<char> = f.source_line.chars().collect();
+    let width = |c: &char| escaped(*c).map_or(1, |e| e.chars().count());
     let from = f.start.column.saturating_sub(1).min(chars.len());
     let to = if f.end.line == f.start.line {
         f.end.column.saturating_sub(1).min(chars.len())
     } else {
         chars.len() - chars.iter().rev().take_while(|c| c.is_whitespace()).count()
     };
-    let mut out: String = chars[..from]
-        .iter()
-        .map(|&c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
-    out.push_str(&"^".repeat(to.saturating_sub(from).max(1)));
-    out
-}
-
-/// One JSON object: `{"file", "line", "column", "rule", "message"}`.
-pub fn json(f: &Finding) -> String {
-    format!(
-        "{{\"file\":{},\"line\":{},\"column\":{},\"rule\":{},\"message\":{}}}",
-        json_str(&f.file),
-        f.start.line,
-        f.start.column,
-        json_str(f.rule.id()),
-        json_str(&f.message)
-    )
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut out = String::new();
+    for c in &chars[..from] {
+        if *c == '\t' {
+            out.push('\t');
+        } else {
+            out.push_str(&" ".repeat(width(c)));
         }
     }
-    out.push('"');
+    let under: usize = chars[from..to.max(from)].iter().map(width).sum();
+    out.push_str(&"^".repeat(under.max(1)));
     out
+}
+
+/// One JSON object: `{"file", "line", "column", "rule", "message"}`, in
+/// that order.
+pub fn json(f: &Finding) -> String {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        file: &'a str,
+        line: usize,
+        column: usize,
+        rule: &'a str,
+        message: &'a str,
+    }
+    let line = Line {
+        file: &f.file,
+        line: f.start.line,
+        column: f.start.column,
+        rule: f.rule.id(),
+        message: &f.message,
+    };
+    serde_json::to_string(&line).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -185,6 +251,19 @@ mod tests {
              --> src/a \"b\".rs:7:8\n  |\n7 | \tjobs: Vec<T>,\n  | \t      ^^^^^^\n  |\n  \
              = help: do this:\n          code();\n"
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_caret_follows() {
+        let f = finding("\u{1b}[31mjobs: Vec<T>,", 12, 18);
+        let out = human(&f, false);
+        assert!(out.contains("7 | \\u{1b}[31mjobs: Vec<T>,\n"), "{out}");
+        // `\u{1b}` is six columns wide where the file has one char.
+        assert!(
+            out.contains(&format!("\n  | {}^^^^^^\n", " ".repeat(16))),
+            "{out}"
+        );
+        assert_eq!(escape("a\u{202e}b\tc"), "a\\u{202e}b\tc");
     }
 
     #[test]

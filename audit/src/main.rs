@@ -1,4 +1,4 @@
-//! `scoped-cancel-audit [--format human|json] [--deny] PATH...`
+//! `scoped-cancel-audit [--format human|json|sarif] [--deny] [--include-tests] PATH...`
 
 fn main() {
     let args = std::env::args_os().skip(1).collect();

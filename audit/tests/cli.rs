@@ -1,5 +1,5 @@
-//! The built binaries: exit codes, both formats, unparsable files, directory
-//! walking, usage errors, and the cargo subcommand.
+//! The built binaries: exit codes, the formats, unparsable files, directory
+//! walking (.gitignore), usage errors, and the cargo subcommand.
 
 mod common;
 
@@ -101,6 +101,74 @@ fn json_is_one_object_per_line() {
 }
 
 #[test]
+fn sarif_is_one_run_with_a_result_per_finding() {
+    let dir = temp_crate(
+        "sarif",
+        &[("src/lib.rs", LEAKY), ("src/broken.rs", "fn f( {\n")],
+    );
+    let out = audit(&dir, &["--format", "sarif", "--deny", "src"]);
+    assert_eq!(out.status.code(), Some(2), "the unparsable file");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["version"], "2.1.0");
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["tool"]["driver"]["name"], "scoped-cancel-audit");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "token-in-collection",
+            "unguarded-insert",
+            "allow-without-reason"
+        ]
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for (r, (rule, index, line, col)) in results.iter().zip([
+        ("token-in-collection", 0, 2, 24),
+        ("unguarded-insert", 1, 5, 19),
+    ]) {
+        assert_eq!(r["ruleId"], rule);
+        assert_eq!(r["ruleIndex"], index);
+        assert_eq!(r["level"], "error", "--deny");
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "src/lib.rs");
+        assert_eq!(loc["region"]["startLine"], line);
+        assert_eq!(loc["region"]["startColumn"], col);
+        assert!(r["message"]["text"].as_str().unwrap().contains("help: "));
+    }
+    let invocation = &run["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let note = &invocation["toolExecutionNotifications"][0];
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "src/broken.rs"
+    );
+    let missing = audit(&dir, &["--format", "sarif", "nope.rs"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&missing.stdout).unwrap();
+    let note = &doc["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "nope.rs"
+    );
+    let clean = audit(&dir, &["--format", "sarif", "src/lib.rs"]);
+    let doc: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(doc["runs"][0]["results"][1]["level"], "warning");
+    assert_eq!(
+        doc["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn an_unparsable_file_exits_2_and_the_others_are_still_checked() {
     let dir = temp_crate(
         "parse",
@@ -137,18 +205,30 @@ fn pathological_nesting_is_refused_not_a_crash() {
     );
     let ok = format!(
         "fn g() {{ let x = {}1{}; }}\n",
-        "(".repeat(2_000),
-        ")".repeat(2_000)
+        "(".repeat(1_000),
+        ")".repeat(1_000)
     );
-    let dir = temp_crate("deep", &[("src/deep.rs", &deep), ("src/ok.rs", &ok)]);
+    let dir = temp_crate(
+        "deep",
+        &[
+            ("src/deep.rs", &deep),
+            ("src/ok.rs", &ok),
+            ("src/lib.rs", "use tokio_util::sync::CancellationToken;\n"),
+        ],
+    );
     let out = audit(&dir, &["src"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("error: cannot parse src/deep.rs:1:1: brackets nest deeper than 4096"),
+        stderr.contains("error: cannot parse src/deep.rs:1:"),
         "{stderr}"
     );
-    assert!(stderr.contains("(2 files, 2 lines)"), "{stderr}");
+    assert!(
+        stderr.contains("brackets nest deeper than 1024 levels; not parsed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("src/ok.rs"), "{stderr}");
+    assert!(stderr.contains("(3 files, 3 lines)"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -179,19 +259,29 @@ fn directories_are_walked_skipping_target_and_hidden_ones() {
 fn usage_errors_exit_2() {
     let dir = temp_crate("usage", &[("src/lib.rs", CLEAN)]);
     for (args, says) in [
-        (&[][..], "no PATH given"),
-        (&["--format", "xml", "src"][..], "unknown format `xml`"),
+        (
+            &[][..],
+            "the following required arguments were not provided",
+        ),
+        (
+            &["--format", "xml", "src"][..],
+            "invalid value 'xml' for '--format <FORMAT>'",
+        ),
         (
             &["--fromat", "json", "src"][..],
-            "unknown option `--fromat`",
+            "unexpected argument '--fromat' found",
         ),
-        (&["--format"][..], "`--format` needs a value"),
+        (
+            &["--format"][..],
+            "a value is required for '--format <FORMAT>'",
+        ),
     ] {
         let out = audit(&dir, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = text(&out.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
-        assert!(stderr.contains("Usage: scoped-cancel-audit"), "{stderr}");
+        assert!(stderr.contains("try '--help'"), "{stderr}");
+        assert_eq!(text(&out.stdout), "");
     }
     let missing = audit(&dir, &["nope", "src"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -204,24 +294,67 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn help_documents_deny_and_the_exit_codes() {
-    let out = audit(Path::new("."), &["--help"]);
-    assert_eq!(out.status.code(), Some(0));
-    let help = text(&out.stdout);
-    assert!(help.contains("--deny"));
-    assert!(help.contains("The exit status does not change"));
-    assert!(help.contains("Exit status: 0 nothing found, 1 something found, 2"));
+fn help_documents_deny_the_formats_and_the_exit_codes() {
+    for flag in ["--help", "-h"] {
+        let out = audit(Path::new("."), &[flag]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        assert!(help.contains("--deny"), "{help}");
+        assert!(help.contains("--include-tests"), "{help}");
+        assert!(
+            help.contains("[possible values: human, json, sarif]"),
+            "{help}"
+        );
+        assert!(help.contains("The exit status does not change"), "{help}");
+        assert!(help.contains("Exit status: 0 nothing found, 1 something found, 2"));
+    }
+    let version = audit(Path::new("."), &["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        text(&version.stdout),
+        format!("scoped-cancel-audit {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn cargo_subcommand_drops_its_own_name() {
     let dir = temp_crate("cargo", &[("src/lib.rs", LEAKY)]);
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-scoped-cancel-audit"))
-        .args(["scoped-cancel-audit", "--format", "json", "src"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let cargo = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cargo-scoped-cancel-audit"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = cargo(&["scoped-cancel-audit", "--format", "json", "src"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout).lines().count(), 2);
+    let help = cargo(&["scoped-cancel-audit", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help.stdout).contains("Usage: cargo scoped-cancel-audit"));
+    let bad = cargo(&["scoped-cancel-audit", "--nope", "src"]);
+    assert_eq!(bad.status.code(), Some(2), "clap's usage errors exit 2");
+    assert!(text(&bad.stderr).contains("Usage: cargo scoped-cancel-audit"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn gitignored_files_are_not_read() {
+    let dir = temp_crate(
+        "gitignore",
+        &[
+            ("src/lib.rs", LEAKY),
+            ("generated/out.rs", LEAKY),
+            (".gitignore", "/generated/\n"),
+        ],
+    );
+    let out = audit(&dir, &["--format", "json", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("generated"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    // Named on the command line, it is read.
+    let named = audit(&dir, &["--format", "json", "generated/out.rs"]);
+    assert_eq!(text(&named.stdout).lines().count(), 2);
     std::fs::remove_dir_all(dir).unwrap();
 }

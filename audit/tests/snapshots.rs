@@ -40,7 +40,7 @@ warning[token-in-collection]: field `tokens` is a `Vec` of cancellation tokens: 
           tokio::spawn(worker(scope.child()));        // the task owns its child `Scope`
           drop(scope);                                // cancels every child
 
-warning[unguarded-insert]: the cancellation token stored in `tokens` here is not removed by this fn: an early return, a panic or a dropped future leaves the entry and its token behind
+warning[unguarded-insert]: the cancellation token stored in `tokens` here is not removed by this fn, nor by any other fn of the scanned code: the entry and its token stay for good
  --> src/lib.rs:7:37
   |
 7 |         self.tokens.lock().unwrap().push(t);

@@ -203,8 +203,29 @@ impl Drop for Unregister {
     fn drop(&mut self) { unregister(&self.0); }
 }
 ";
+    // `register` builds no `Unregister` and has no caller here: its
+    // STREAMS insert is reported, naming the fn and the guard that remove.
+    let got = found_with_messages(&[("src/lib.rs", src)]);
+    assert_eq!(got.len(), 4, "{got:#?}");
+    assert!(
+        got[2].starts_with("unguarded-insert src/lib.rs:7:29 "),
+        "{got:#?}"
+    );
+    assert!(
+        got[2].contains(
+            "not removed by this fn but only by `unregister` (line 11) or dropping a `Unregister`"
+        ),
+        "{got:#?}"
+    );
+    assert!(got[3].starts_with("unguarded-insert src/lib.rs:8:27 "));
+    assert!(got[3].contains("nor by any other fn of the scanned code"));
+    // A caller that hands the id to the guard makes STREAMS fine.
+    let with_caller = format!(
+        "{src}\nasync fn serve(id: &str) {{\n    let _t = register(id);\n    let _g = Unregister(id.to_owned());\n    work().await;\n}}\n"
+    );
+    let got = found(&[("src/lib.rs", &with_caller)]);
     assert_eq!(
-        found(&[("src/lib.rs", src)]),
+        got,
         [
             "token-in-collection src/lib.rs:3:17",
             "token-in-collection src/lib.rs:4:15",

@@ -1,5 +1,5 @@
 //! `cargo scoped-cancel-audit ...`: cargo runs this binary with the
-//! subcommand's name as the first argument, which `main_with` drops.
+//! subcommand's name as the first argument.
 
 fn main() {
     let args = std::env::args_os().skip(1).collect();

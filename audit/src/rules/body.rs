@@ -9,6 +9,15 @@ use syn::{Expr, ExprMethodCall, Pat};
 
 pub(super) const INSERTS: &[&str] = &[
     "insert",
+    "insert_sync",
+    "insert_async",
+    "insert_entry",
+    "upsert",
+    "upsert_sync",
+    "upsert_async",
+    "get_or_insert",
+    "get_or_insert_with",
+    "put",
     "try_insert",
     "insert_full",
     "push",
@@ -21,6 +30,19 @@ pub(super) const INSERTS: &[&str] = &[
 
 pub(super) const REMOVALS: &[&str] = &[
     "remove",
+    "remove_sync",
+    "remove_async",
+    "remove_if",
+    "remove_if_sync",
+    "remove_if_async",
+    "retain_sync",
+    "retain_async",
+    "clear_sync",
+    "clear_async",
+    "pop_lru",
+    "pop_entry",
+    "invalidate",
+    "extract_if",
     "remove_entry",
     "swap_remove",
     "shift_remove",
@@ -61,6 +83,8 @@ impl<'a> Visit<'a> for Tokenish<'_, '_> {
         let lower = name.to_ascii_lowercase();
         if lower.contains("token")
             || lower.contains("cancel")
+            || lower.contains("drop_guard")
+            || lower.contains("dropguard")
             || self.token_vars.contains(&name)
             || self
                 .krate
@@ -141,6 +165,25 @@ pub(super) struct Body<'a> {
     pub(super) fresh: HashSet<String>,
     /// Params typed as a token holder, and locals made from a token.
     pub(super) token_vars: HashSet<String>,
+    /// Every call, in source order: what `rules::wrappers` follows.
+    pub(super) call_sites: Vec<CallSite<'a>>,
+    /// Crate types built here (`G { .. }`, `G(..)`, `G::new(..)`).
+    pub(super) builds: Vec<(String, Pos)>,
+    /// Locals and params -> the type names their type or initializer
+    /// mentions (`let r = Registry::new()` -> `Registry`).
+    pub(super) var_types: HashMap<String, HashSet<String>>,
+}
+
+/// One call in a fn body.
+pub(super) struct CallSite<'a> {
+    pub(super) name: String,
+    /// `x.name(..)`: the receiver.
+    pub(super) receiver: Option<&'a Expr>,
+    /// `T::name(..)`: `T`.
+    pub(super) qualifier: Option<String>,
+    pub(super) pos: Pos,
+    pub(super) span: proc_macro2::Span,
+    pub(super) regions: Vec<usize>,
 }
 
 impl Body<'_> {
@@ -203,6 +246,18 @@ impl<'a> Visit<'a> for Body<'a> {
             },
             _ => (None, false),
         };
+        if let Some(name) = &name {
+            let mut types = HashSet::new();
+            if let Pat::Type(pt) = &node.pat {
+                types.extend(type_names(&pt.ty));
+            }
+            if let Some(init) = &node.init {
+                types.extend(built_type(&init.expr));
+            }
+            if !types.is_empty() {
+                self.var_types.insert(name.clone(), types);
+            }
+        }
         if let Some(name) = name {
             if node
                 .init
@@ -252,6 +307,25 @@ impl<'a> Visit<'a> for Body<'a> {
             self.calls.insert(method.clone());
         }
         let pos = Pos::from(node.method.span().start());
+        self.call_sites.push(CallSite {
+            name: method.clone(),
+            receiver: Some(&node.receiver),
+            qualifier: None,
+            pos,
+            span: node.method.span(),
+            regions: self.regions.clone(),
+        });
+        // `tx.send_modify(|map| map.insert(..))`: the closure's argument
+        // stands for the collection behind the receiver.
+        if CLOSURE_ACCESS.contains(&method.as_str()) {
+            if let (Some(target), Some(Expr::Closure(c))) =
+                (self.root_of(&node.receiver), node.args.first())
+            {
+                if let Some(Pat::Ident(p)) = c.inputs.first().map(strip_pat_type) {
+                    self.aliases.insert(p.ident.to_string(), target);
+                }
+            }
+        }
         if INSERTS.contains(&method.as_str()) {
             if let Some((root, through_field)) = self.root_of(&node.receiver) {
                 self.inserts.push(Insert {
@@ -315,15 +389,130 @@ impl<'a> Visit<'a> for Body<'a> {
 
     fn visit_expr_call(&mut self, node: &'a syn::ExprCall) {
         if let Expr::Path(p) = &*node.func {
-            if let Some(seg) = p.path.segments.last() {
-                self.calls.insert(seg.ident.to_string());
+            let segs = &p.path.segments;
+            if let Some(seg) = segs.last() {
+                let name = seg.ident.to_string();
+                self.calls.insert(name.clone());
+                let qualifier = segs
+                    .len()
+                    .checked_sub(2)
+                    .and_then(|i| segs.iter().nth(i))
+                    .map(|s| s.ident.to_string());
+                let pos = Pos::from(seg.ident.span().start());
+                // `G(..)` builds a tuple struct, `G::new(..)` most likely a G.
+                if name.starts_with(char::is_uppercase) {
+                    self.builds.push((name.clone(), pos));
+                } else if let Some(q) = &qualifier {
+                    self.builds.push((q.clone(), pos));
+                }
+                self.call_sites.push(CallSite {
+                    name,
+                    receiver: None,
+                    qualifier,
+                    pos,
+                    span: seg.ident.span(),
+                    regions: self.regions.clone(),
+                });
             }
         }
         syn::visit::visit_expr_call(self, node);
     }
 
+    fn visit_expr_struct(&mut self, node: &'a syn::ExprStruct) {
+        if let Some(seg) = node.path.segments.last() {
+            self.builds
+                .push((seg.ident.to_string(), seg.ident.span().start().into()));
+        }
+        syn::visit::visit_expr_struct(self, node);
+    }
+
+    /// `match map.entry(k) { Entry::Vacant(e) => { e.insert(t); } .. }`:
+    /// the entry stands for the map.
+    fn visit_expr_match(&mut self, node: &'a syn::ExprMatch) {
+        if let Some(target) = self.root_of(&node.expr) {
+            for arm in &node.arms {
+                if let Pat::TupleStruct(ts) = &arm.pat {
+                    let entry = ts
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "Vacant" || s.ident == "Occupied");
+                    if let (true, Some(Pat::Ident(p))) = (entry, ts.elems.first()) {
+                        self.aliases.insert(p.ident.to_string(), target.clone());
+                    }
+                }
+            }
+        }
+        syn::visit::visit_expr_match(self, node);
+    }
+
     // A nested fn or impl is checked on its own.
     fn visit_item(&mut self, _: &'a syn::Item) {}
+}
+
+/// Methods that hand a closure the value behind their receiver: a watch
+/// channel's `send_modify`, `ArcSwap::rcu`, a thread-local's `with_borrow_mut`.
+const CLOSURE_ACCESS: &[&str] = &[
+    "send_modify",
+    "send_if_modified",
+    "rcu",
+    "update",
+    "modify",
+    "with",
+    "with_mut",
+    "with_borrow_mut",
+    "alter",
+];
+
+fn strip_pat_type(p: &Pat) -> &Pat {
+    match p {
+        Pat::Type(t) => &t.pat,
+        Pat::Reference(r) => &r.pat,
+        other => other,
+    }
+}
+
+/// Every type name in a written type (`Arc<State<Registry>>` -> all three).
+pub(super) fn type_names(ty: &syn::Type) -> HashSet<String> {
+    struct Names(HashSet<String>);
+    impl<'a> Visit<'a> for Names {
+        fn visit_path_segment(&mut self, seg: &'a syn::PathSegment) {
+            self.0.insert(seg.ident.to_string());
+            syn::visit::visit_path_segment(self, seg);
+        }
+    }
+    let mut names = Names(HashSet::new());
+    names.visit_type(ty);
+    names.0
+}
+
+/// The type an initializer builds: `T::new(..)`, `T { .. }`, `T(..)`,
+/// `Arc::new(T::new())`.
+fn built_type(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Call(c) => match &*c.func {
+            Expr::Path(p) => {
+                let segs = &p.path.segments;
+                let last = segs.last()?.ident.to_string();
+                if segs.len() >= 2 {
+                    let q = segs.iter().nth(segs.len() - 2)?.ident.to_string();
+                    if matches!(q.as_str(), "Arc" | "Rc" | "Box" | "Mutex" | "RwLock") {
+                        return c.args.first().and_then(built_type);
+                    }
+                    Some(q)
+                } else if last.starts_with(char::is_uppercase) {
+                    Some(last)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        },
+        Expr::Struct(st) => st.path.segments.last().map(|s| s.ident.to_string()),
+        Expr::Reference(r) => built_type(&r.expr),
+        Expr::Paren(p) => built_type(&p.expr),
+        _ => None,
+    }
 }
 
 /// `CancellationToken`'s methods: calls to them are not calls to the crate.

@@ -3,170 +3,264 @@
 //! `.await`, a `?` or a `return`, or lives in another fn — and no guard's
 //! `Drop` in the crate removes from that collection.
 
-use super::body::{Body, Insert, Tokenish};
+use super::body::{type_names, Body, ExitAt, Insert, Removal, Tokenish};
 use super::guards::Guards;
 use super::Decls;
 use crate::diag::{Finding, Rule};
-use crate::source::Parsed;
+use crate::source::{Parsed, Pos};
 use crate::types::Crate;
 use std::collections::{HashMap, HashSet};
 use syn::visit::Visit;
 use syn::{ExprMethodCall, FnArg, Pat};
 
-/// Runs the rule over one file.
-pub fn check(krate: &Crate, file: usize, decls: &Decls, guards: &Guards, out: &mut Vec<Finding>) {
-    let parsed = &krate.files[file];
-    let mut v = FnFinder {
+/// One fn of the crate and what its body does.
+pub(super) struct FnSite<'a> {
+    pub(super) file: usize,
+    pub(super) name: String,
+    /// The type of the `impl` it is in.
+    pub(super) self_ty: Option<String>,
+    pub(super) line: usize,
+    pub(super) body: Body<'a>,
+    /// Params typed as a token collection (with the map's key type).
+    pub(super) params: HashMap<String, Option<String>>,
+    /// Every param's type names.
+    pub(super) param_types: HashMap<String, HashSet<String>>,
+}
+
+/// An insert whose removal is in no place of its own fn.
+pub(super) struct Wrapped {
+    pub(super) fn_index: usize,
+    pub(super) insert: usize,
+}
+
+/// Runs the rule over a crate: inserts whose removal may be skipped in
+/// their own fn are reported here; those with no removal in their fn are
+/// returned, for `wrappers` to follow to their callers.
+pub(super) fn check<'a>(
+    krate: &Crate<'a>,
+    fns: &[FnSite<'a>],
+    decls: &Decls,
+    guards: &Guards,
+    out: &mut Vec<Finding>,
+) -> Vec<Wrapped> {
+    let mut wrapped = Vec::new();
+    for (fn_index, f) in fns.iter().enumerate() {
+        let parsed = &krate.files[f.file];
+        // Removals by collection, in source order: the next one after an
+        // insert is a binary search away, however many there are.
+        let mut removals: HashMap<&str, Vec<&Removal>> = HashMap::new();
+        for r in &f.body.removals {
+            removals.entry(r.root.as_str()).or_default().push(r);
+        }
+        for list in removals.values_mut() {
+            list.sort_by_key(|r| r.pos);
+        }
+        for (i, ins) in f.body.inserts.iter().enumerate() {
+            if !relevant(krate, f, ins, decls) {
+                continue;
+            }
+            let next_removal = removals.get(ins.root.as_str()).and_then(|list| {
+                let at = list.partition_point(|r| r.pos <= ins.pos);
+                list.get(at).copied()
+            });
+            let Some(removal) = next_removal else {
+                wrapped.push(Wrapped {
+                    fn_index,
+                    insert: i,
+                });
+                continue;
+            };
+            let Some(exit) = exit_between(
+                &f.body,
+                ins.pos,
+                &ins.regions,
+                removal.pos,
+                &removal.regions,
+            ) else {
+                continue;
+            };
+            if !guards.removing(&ins.root).is_empty() {
+                continue;
+            }
+            let message = format!(
+                "the cancellation token stored in `{}` here is removed on line {} only if this \
+                 fn gets past the {} on line {}: {}",
+                ins.root,
+                removal.pos.line,
+                exit.kind.what(),
+                exit.pos.line,
+                exit.kind.consequence()
+            );
+            out.push(insert_finding(parsed, f, ins, decls, message));
+        }
+    }
+    wrapped
+}
+
+/// The finding at an insert, with its rewrite.
+pub(super) fn insert_finding(
+    parsed: &Parsed,
+    f: &FnSite,
+    ins: &Insert,
+    decls: &Decls,
+    message: String,
+) -> Finding {
+    let span = ins
+        .call
+        .method
+        .span()
+        .join(ins.call.paren_token.span.close())
+        .unwrap_or_else(|| ins.call.method.span());
+    let mut finding = Finding::new(parsed, Rule::UnguardedInsert, span, message);
+    let key = f
+        .params
+        .get(&ins.root)
+        .or_else(|| decls.token.get(&ins.root))
+        .cloned()
+        .flatten();
+    finding.help = help(ins, key.as_deref().unwrap_or("u64"));
+    finding.anchors = vec![f.line];
+    finding
+}
+
+/// The first exit between two points of a body that can skip the second:
+/// an exit of a nested closure or async block that holds neither point
+/// leaves only itself.
+pub(super) fn exit_between<'b>(
+    body: &'b Body,
+    from: Pos,
+    from_regions: &[usize],
+    to: Pos,
+    to_regions: &[usize],
+) -> Option<&'b ExitAt> {
+    // Exits are sorted by position once the body is visited.
+    let start = body.exits.partition_point(|e| e.pos <= from);
+    body.exits[start..]
+        .iter()
+        .take_while(|e| e.pos < to)
+        .find(|e| {
+            e.region
+                .is_none_or(|r| from_regions.contains(&r) || to_regions.contains(&r))
+        })
+}
+
+fn relevant(krate: &Crate, f: &FnSite, ins: &Insert, decls: &Decls) -> bool {
+    if f.params.contains_key(&ins.root) {
+        return true;
+    }
+    if f.body.fresh.contains(&ins.root) || !decls.token.contains_key(&ins.root) {
+        return false;
+    }
+    !decls.plain.contains(&ins.root) || tokenish(krate, f.file, ins.call, &f.body.token_vars)
+}
+
+/// Whether the inserted value looks like a token: a `child_token()`, a
+/// `CancellationToken` path, a name saying token or cancel, or a value of
+/// a crate type holding one.
+fn tokenish(
+    krate: &Crate,
+    file: usize,
+    call: &ExprMethodCall,
+    token_vars: &HashSet<String>,
+) -> bool {
+    let mut seen = Tokenish {
+        krate: Some((krate, file)),
+        token_vars,
+        found: false,
+    };
+    for arg in &call.args {
+        seen.visit_expr(arg);
+    }
+    seen.found
+}
+
+/// Collects every fn of one file with its body.
+pub(super) fn collect_fns<'a>(krate: &Crate<'a>, file: usize, out: &mut Vec<FnSite<'a>>) {
+    let mut v = FnCollector {
         krate,
         file,
-        parsed,
-        decls,
-        guards,
+        impls: Vec::new(),
         out,
     };
-    v.visit_file(&parsed.ast);
+    v.visit_file(&krate.files[file].ast);
 }
 
-struct FnFinder<'v, 'a> {
+struct FnCollector<'v, 'a> {
     krate: &'v Crate<'a>,
     file: usize,
-    parsed: &'a Parsed,
-    decls: &'v Decls,
-    guards: &'v Guards,
-    out: &'v mut Vec<Finding>,
+    impls: Vec<Option<String>>,
+    out: &'v mut Vec<FnSite<'a>>,
 }
 
-impl<'a> Visit<'a> for FnFinder<'_, 'a> {
+impl<'a> Visit<'a> for FnCollector<'_, 'a> {
+    fn visit_item_impl(&mut self, node: &'a syn::ItemImpl) {
+        let name = match &*node.self_ty {
+            syn::Type::Path(tp) => tp.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        };
+        self.impls.push(name);
+        syn::visit::visit_item_impl(self, node);
+        self.impls.pop();
+    }
+
+    fn visit_item_trait(&mut self, node: &'a syn::ItemTrait) {
+        self.impls.push(Some(node.ident.to_string()));
+        syn::visit::visit_item_trait(self, node);
+        self.impls.pop();
+    }
+
     fn visit_item_fn(&mut self, node: &'a syn::ItemFn) {
-        self.check_fn(&node.sig, &node.block);
+        // A free fn, even when nested in an impl's method.
+        self.impls.push(None);
+        self.add(&node.sig, &node.block);
         syn::visit::visit_item_fn(self, node);
+        self.impls.pop();
     }
 
     fn visit_impl_item_fn(&mut self, node: &'a syn::ImplItemFn) {
-        self.check_fn(&node.sig, &node.block);
+        self.add(&node.sig, &node.block);
         syn::visit::visit_impl_item_fn(self, node);
     }
 
     fn visit_trait_item_fn(&mut self, node: &'a syn::TraitItemFn) {
         if let Some(block) = &node.default {
-            self.check_fn(&node.sig, block);
+            self.add(&node.sig, block);
         }
         syn::visit::visit_trait_item_fn(self, node);
     }
 }
 
-impl<'a> FnFinder<'_, 'a> {
-    fn check_fn(&mut self, sig: &'a syn::Signature, block: &'a syn::Block) {
+impl<'a> FnCollector<'_, 'a> {
+    fn add(&mut self, sig: &'a syn::Signature, block: &'a syn::Block) {
         let mut body = Body::default();
         // Parameters typed as a token collection count as one here.
         let mut params = HashMap::new();
+        let mut param_types = HashMap::new();
         for arg in &sig.inputs {
             if let FnArg::Typed(pt) = arg {
                 if let Pat::Ident(p) = &*pt.pat {
+                    let name = p.ident.to_string();
+                    param_types.insert(name.clone(), type_names(&pt.ty));
                     let info = self.krate.analyze(self.file, &pt.ty, &[], 0);
                     if info.collection.is_some() {
-                        params.insert(p.ident.to_string(), info.key);
+                        params.insert(name, info.key);
                     } else if info.holds {
-                        body.token_vars.insert(p.ident.to_string());
+                        body.token_vars.insert(name);
                     }
                 }
             }
         }
         body.visit_block(block);
-        let fn_line = sig.ident.span().start().line;
-        for ins in &body.inserts {
-            if !self.relevant(ins, &params, &body, &body.token_vars) || self.guarded(&ins.root) {
-                continue;
-            }
-            let next_removal = body
-                .removals
-                .iter()
-                .filter(|r| r.root == ins.root && r.pos > ins.pos)
-                .min_by_key(|r| r.pos);
-            let exit = next_removal.and_then(|removal| {
-                body.exits
-                    .iter()
-                    .filter(|e| e.pos > ins.pos && e.pos < removal.pos)
-                    // An exit of a nested closure or async block that holds
-                    // neither the insert nor the removal leaves only itself.
-                    .filter(|e| {
-                        e.region.is_none_or(|r| {
-                            ins.regions.contains(&r) || removal.regions.contains(&r)
-                        })
-                    })
-                    .min_by_key(|e| e.pos)
-                    .map(|e| (e.kind, e.pos, removal.pos))
-            });
-            let message = match (next_removal, exit) {
-                (Some(_), None) => continue,
-                (None, _) => format!(
-                    "the cancellation token stored in `{}` here is not removed by this fn: an \
-                     early return, a panic or a dropped future leaves the entry and its token \
-                     behind",
-                    ins.root
-                ),
-                (Some(_), Some((kind, at, removal))) => format!(
-                    "the cancellation token stored in `{}` here is removed on line {} only if \
-                     this fn gets past the {} on line {}: {}",
-                    ins.root,
-                    removal.line,
-                    kind.what(),
-                    at.line,
-                    kind.consequence()
-                ),
-            };
-            let span = ins
-                .call
-                .method
-                .span()
-                .join(ins.call.paren_token.span.close())
-                .unwrap_or_else(|| ins.call.method.span());
-            let mut f = Finding::new(self.parsed, Rule::UnguardedInsert, span, message);
-            let key = params
-                .get(&ins.root)
-                .or_else(|| self.decls.token.get(&ins.root))
-                .cloned()
-                .flatten();
-            f.help = help(ins, key.as_deref().unwrap_or("u64"));
-            f.anchors = vec![fn_line];
-            self.out.push(f);
-        }
-    }
-
-    fn relevant(
-        &self,
-        ins: &Insert,
-        params: &HashMap<String, Option<String>>,
-        body: &Body,
-        token_vars: &HashSet<String>,
-    ) -> bool {
-        if params.contains_key(&ins.root) {
-            return true;
-        }
-        if body.fresh.contains(&ins.root) || !self.decls.token.contains_key(&ins.root) {
-            return false;
-        }
-        !self.decls.plain.contains(&ins.root) || self.tokenish(ins.call, token_vars)
-    }
-
-    /// Whether some guard's `Drop` removes from `root`.
-    fn guarded(&self, root: &str) -> bool {
-        !self.guards.removing(root).is_empty()
-    }
-
-    /// Whether the inserted value looks like a token: a `child_token()`, a
-    /// `CancellationToken` path, a name saying token or cancel, or a value of
-    /// a crate type holding one.
-    fn tokenish(&self, call: &ExprMethodCall, token_vars: &HashSet<String>) -> bool {
-        let mut seen = Tokenish {
-            krate: Some((self.krate, self.file)),
-            token_vars,
-            found: false,
-        };
-        for arg in &call.args {
-            seen.visit_expr(arg);
-        }
-        seen.found
+        body.exits.sort_by_key(|e| e.pos);
+        self.out.push(FnSite {
+            file: self.file,
+            name: sig.ident.to_string(),
+            self_ty: self.impls.last().cloned().flatten(),
+            line: sig.ident.span().start().line,
+            body,
+            params,
+            param_types,
+        });
     }
 }
 

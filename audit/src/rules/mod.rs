@@ -3,10 +3,13 @@
 //! collection) are what `insert` looks for in receivers.
 
 mod body;
-pub mod collection;
-pub mod guards;
-pub mod insert;
+pub(crate) mod collection;
+pub(crate) mod guards;
+pub(crate) mod insert;
+mod wrappers;
 
+use crate::diag::Finding;
+use crate::types::Crate;
 use std::collections::{HashMap, HashSet};
 
 /// Names declared across a crate.
@@ -18,4 +21,21 @@ pub struct Decls {
     /// Fields and statics of other types: a name in both sets is ambiguous,
     /// and an insert into it counts only when the value looks like a token.
     pub plain: HashSet<String>,
+}
+
+/// Runs both rules over a crate's files.
+pub fn check(krate: &Crate) -> Vec<Finding> {
+    let mut decls = Decls::default();
+    let mut found = Vec::new();
+    for file in 0..krate.files.len() {
+        collection::check(krate, file, &mut decls, &mut found);
+    }
+    let guards = guards::guards(krate);
+    let mut fns = Vec::new();
+    for file in 0..krate.files.len() {
+        insert::collect_fns(krate, file, &mut fns);
+    }
+    let wrapped = insert::check(krate, &fns, &decls, &guards, &mut found);
+    wrappers::check(krate, &fns, &wrapped, &decls, &guards, &mut found);
+    found
 }

@@ -27,6 +27,17 @@ fn field_types(fields: &Fields) -> impl Iterator<Item = &Type> {
 
 impl<'k, 'a> Visit<'a> for Defs<'k, 'a> {
     fn visit_item_struct(&mut self, node: &'a syn::ItemStruct) {
+        for f in &node.fields {
+            if let Some(name) = &f.ident {
+                let mut named = super::Named::default();
+                named.visit_type(&f.ty);
+                self.krate
+                    .field_types
+                    .entry(name.to_string())
+                    .or_default()
+                    .extend(named.0);
+            }
+        }
         let fields = field_types(&node.fields).collect();
         self.add_type(node.ident.to_string(), &node.generics, fields);
         syn::visit::visit_item_struct(self, node);

@@ -31,6 +31,12 @@ pub const COLLECTIONS: &[&str] = &[
     "LruCache",
     "SkipMap",
     "SkipSet",
+    "HashIndex",
+    "TreeIndex",
+    "Bag",
+    "Cache",
+    "SegQueue",
+    "ArrayQueue",
 ];
 
 /// The collections above whose first type argument is a key.
@@ -45,6 +51,9 @@ pub const MAPS: &[&str] = &[
     "SparseSecondaryMap",
     "LruCache",
     "SkipMap",
+    "HashIndex",
+    "TreeIndex",
+    "Cache",
 ];
 
 /// Types that hold their arguments but are not collections: looked through.
@@ -93,6 +102,10 @@ pub const WRAPPERS: &[&str] = &[
     "Either",
     "Ready",
     "ThreadLocal",
+    // Web frameworks' extractors: one value, shared.
+    "State",
+    "Extension",
+    "Data",
 ];
 
 /// Generic types that keep nothing of their arguments alive.

@@ -13,6 +13,7 @@ use crate::names::UseMap;
 use crate::source::Parsed;
 use defs::Defs;
 use known::{COLLECTIONS, EMPTY, MAPS, WRAPPERS};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use syn::visit::Visit;
 use syn::{GenericArgument, Generics, Path, PathArguments, Type};
@@ -21,7 +22,7 @@ use syn::{GenericArgument, Generics, Path, PathArguments, Type};
 const MAX_DEPTH: u32 = 8;
 
 /// What a type holds.
-#[derive(Clone, Default, Debug, PartialEq, Eq)]
+#[derive(Clone, Default, Debug, PartialEq, Eq, Hash)]
 pub struct Info {
     /// A `CancellationToken` is reachable inside.
     pub holds: bool,
@@ -58,6 +59,22 @@ pub struct Crate<'a> {
     /// Types whose `Drop` cancels (`Scope`-like guards): a collection of
     /// them is the fix, not the leak.
     cancel_guards: HashSet<String>,
+    /// Expansions of aliases and generic crate types already done: an alias
+    /// used twenty times in the next alias, eight deep, is expanded once
+    /// per depth, not 20^8 times.
+    memo: RefCell<HashMap<MemoKey, Info>>,
+    /// Struct field name -> the type names its type mentions (all structs
+    /// of the crate with a field of that name, merged).
+    field_types: HashMap<String, HashSet<String>>,
+}
+
+/// What an expansion depends on: the definition (by address), the depth it
+/// was reached at (the depth bound cuts cycles) and the arguments.
+#[derive(PartialEq, Eq, Hash)]
+struct MemoKey {
+    def: usize,
+    depth: u32,
+    args: Vec<Info>,
 }
 
 impl<'a> Crate<'a> {
@@ -70,6 +87,8 @@ impl<'a> Crate<'a> {
             types: HashMap::new(),
             holder: HashMap::new(),
             cancel_guards: HashSet::new(),
+            memo: RefCell::new(HashMap::new()),
+            field_types: HashMap::new(),
         };
         for uses in &krate.uses {
             for (target, rename) in &uses.renames {
@@ -95,31 +114,78 @@ impl<'a> Crate<'a> {
     }
 
     /// Marks every crate type that holds a token, to a fixed point (a struct
-    /// holding a struct holding a token).
+    /// holding a struct holding a token). A definition is looked at again
+    /// only when a type it names was just found to hold one, so a long
+    /// chain of types costs a pass per link, not a pass over all types.
     fn find_holders(&mut self) {
-        loop {
-            let mut found = Vec::new();
-            for (name, defs) in &self.types {
-                for (i, def) in defs.iter().enumerate() {
-                    if self.holder[name][i] {
-                        continue;
-                    }
-                    let env = unknown_params(&def.params);
-                    if def
-                        .fields
-                        .iter()
-                        .any(|f| self.analyze(def.file, f, &env, 0).holds)
-                    {
-                        found.push((name.clone(), i));
+        // Which definitions name which crate type (any path segment).
+        let mut users: HashMap<String, Vec<(String, usize)>> = HashMap::new();
+        for (name, defs) in &self.types {
+            for (i, def) in defs.iter().enumerate() {
+                let mut named = Named::default();
+                for f in &def.fields {
+                    named.visit_type(f);
+                }
+                for n in named.0 {
+                    if self.types.contains_key(&n) || self.aliases.contains_key(&n) {
+                        users.entry(n).or_default().push((name.clone(), i));
                     }
                 }
             }
-            if found.is_empty() {
-                return;
+        }
+        // Which aliases name which crate type or alias.
+        let mut alias_users: HashMap<String, Vec<String>> = HashMap::new();
+        for (alias, defs) in &self.aliases {
+            let mut named = Named::default();
+            for d in defs {
+                named.visit_type(d.ty);
             }
-            for (name, i) in found {
-                if let Some(flags) = self.holder.get_mut(&name) {
-                    flags[i] = true;
+            for n in named.0 {
+                alias_users.entry(n).or_default().push(alias.clone());
+            }
+        }
+        let mut todo: Vec<(String, usize)> = self
+            .types
+            .iter()
+            .flat_map(|(name, defs)| (0..defs.len()).map(move |i| (name.clone(), i)))
+            .collect();
+        let mut queued: HashSet<(String, usize)> = todo.iter().cloned().collect();
+        while let Some((name, i)) = todo.pop() {
+            queued.remove(&(name.clone(), i));
+            if self.holder[&name][i] {
+                continue;
+            }
+            let def = &self.types[&name][i];
+            let env = unknown_params(&def.params);
+            let holds = def
+                .fields
+                .iter()
+                .any(|f| self.analyze(def.file, f, &env, 0).holds);
+            if !holds {
+                continue;
+            }
+            if let Some(flags) = self.holder.get_mut(&name) {
+                flags[i] = true;
+            }
+            // Earlier answers may have assumed this type held nothing.
+            self.memo.borrow_mut().clear();
+            // The type, and every alias that names it, directly or not.
+            let mut names = vec![name.clone()];
+            let mut seen: HashSet<String> = names.iter().cloned().collect();
+            let mut k = 0;
+            while k < names.len() {
+                for alias in alias_users.get(&names[k]).into_iter().flatten() {
+                    if seen.insert(alias.clone()) {
+                        names.push(alias.clone());
+                    }
+                }
+                k += 1;
+            }
+            for n in names {
+                for user in users.get(&n).into_iter().flatten() {
+                    if queued.insert(user.clone()) {
+                        todo.push(user.clone());
+                    }
                 }
             }
         }
@@ -162,10 +228,13 @@ impl<'a> Crate<'a> {
                 return info.clone();
             }
         }
-        let name = self.canonical(file, path, len);
-        if name == "CancellationToken" {
+        let (name, local) = self.canonical(file, path, len);
+        let guard =
+            (name == "DropGuard" || name == "DropGuardRef") && !self.types.contains_key(&name);
+        if name == "CancellationToken" || guard {
             return Info {
                 holds: true,
+                via: guard.then(|| name.clone()),
                 ..Info::default()
             };
         }
@@ -178,14 +247,33 @@ impl<'a> Crate<'a> {
             if depth >= MAX_DEPTH {
                 return Info::default();
             }
-            let env = bind(&alias.params, &args);
-            let mut info = self.analyze(alias.file, alias.ty, &env, depth + 1);
+            let key = MemoKey {
+                def: alias as *const Alias as usize,
+                depth,
+                args,
+            };
+            let known = self.memo.borrow().get(&key).cloned();
+            let mut info = match known {
+                Some(info) => info,
+                None => {
+                    let env = bind(&alias.params, &key.args);
+                    let info = self.analyze(alias.file, alias.ty, &env, depth + 1);
+                    self.memo.borrow_mut().insert(key, info.clone());
+                    info
+                }
+            };
             if info.holds && info.via.is_none() {
                 info.via = Some(written);
             }
             return info;
         }
         let name = name.as_str();
+        // The crate's own `State` or `Cache` is not the framework's.
+        if local {
+            if let Some(defs) = self.types.get(name) {
+                return self.analyze_local(file, name, &written, defs, &args, depth);
+            }
+        }
         if COLLECTIONS.contains(&name) {
             let mut info = combine(args.iter().cloned());
             if info.holds {
@@ -250,12 +338,25 @@ impl<'a> Crate<'a> {
             return Info::default();
         };
         let def = &defs[i];
-        let env = bind(&def.params, args);
-        let mut info = combine(
-            def.fields
-                .iter()
-                .map(|f| self.analyze(def.file, f, &env, depth + 1)),
-        );
+        let key = MemoKey {
+            def: def as *const TypeDef as usize,
+            depth,
+            args: args.to_vec(),
+        };
+        let known = self.memo.borrow().get(&key).cloned();
+        let mut info = match known {
+            Some(info) => info,
+            None => {
+                let env = bind(&def.params, args);
+                let info = combine(
+                    def.fields
+                        .iter()
+                        .map(|f| self.analyze(def.file, f, &env, depth + 1)),
+                );
+                self.memo.borrow_mut().insert(key, info.clone());
+                info
+            }
+        };
         if info.holds && info.via.is_none() {
             info.via = Some(written.to_owned());
         }
@@ -264,7 +365,7 @@ impl<'a> Crate<'a> {
 
     /// The name a path's segment `len - 1` refers to, after `use ... as`
     /// renames in its file and re-export renames inside the crate.
-    fn canonical(&self, file: usize, path: &Path, len: usize) -> String {
+    fn canonical(&self, file: usize, path: &Path, len: usize) -> (String, bool) {
         let seg = &path.segments[len - 1];
         let written = seg.ident.to_string();
         let uses = &self.uses[file];
@@ -282,7 +383,7 @@ impl<'a> Crate<'a> {
             )
         };
         if !local {
-            return name;
+            return (name, false);
         }
         for _ in 0..4 {
             if self.types.contains_key(&name) || self.aliases.contains_key(&name) {
@@ -293,7 +394,7 @@ impl<'a> Crate<'a> {
                 None => break,
             }
         }
-        name
+        (name, true)
     }
 
     fn alias(&self, file: usize, name: &str) -> Option<&Alias<'a>> {
@@ -302,6 +403,11 @@ impl<'a> Crate<'a> {
             Pick::One(i) => Some(&defs[i]),
             Pick::Many => None,
         }
+    }
+
+    /// The type names a field of this name is declared with, in any struct.
+    pub fn field_type_names(&self, field: &str) -> Option<&HashSet<String>> {
+        self.field_types.get(field)
     }
 
     /// Whether `name` is a crate-local type that holds a token by itself.
@@ -421,5 +527,16 @@ pub fn type_text(ty: &Type) -> String {
         Type::Paren(p) => type_text(&p.elem),
         Type::Group(g) => type_text(&g.elem),
         _ => "K".to_owned(),
+    }
+}
+
+/// The identifiers of every path segment in a type.
+#[derive(Default)]
+struct Named(HashSet<String>);
+
+impl<'a> Visit<'a> for Named {
+    fn visit_path_segment(&mut self, seg: &'a syn::PathSegment) {
+        self.0.insert(seg.ident.to_string());
+        syn::visit::visit_path_segment(self, seg);
     }
 }
