@@ -8,11 +8,13 @@
 //! runtime was built), and 2^64 ns is 584 years: later deadlines are kept
 //! as the latest representable one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::sync::AtomicU64;
 
 const NONE: u64 = u64::MAX;
 

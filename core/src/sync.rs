@@ -22,3 +22,11 @@ pub(crate) use std::thread_local;
 
 #[cfg(shuttle)]
 pub(crate) use shuttle::thread_local;
+
+/// Locks `mutex`, ignoring poisoning: every lock site of this crate keeps
+/// no invariant across a panic point.
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -7,7 +7,6 @@
 //! value and failure is in.
 
 use std::any::Any;
-use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
 use crate::cause::Cancelled;
@@ -61,8 +60,7 @@ impl<T, E> Shared<T, E> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T, E>> {
-        // No invariant spans a panic point: poisoning is ignored.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.inner)
     }
 
     /// A new task starts: its index in spawn order.

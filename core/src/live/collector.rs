@@ -3,7 +3,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::sync::Mutex;
 
 use super::{lock, LiveScope, Local, ACTIVE, COLLECTORS, CURRENT, HOOKED, PROCESS, PROCESS_ON};
 use crate::link::KeyRef;
@@ -71,7 +73,7 @@ impl Collector {
     /// A new list for one thread, registered here for reports.
     pub(crate) fn new_local(&self) -> Arc<Local> {
         let local = Arc::new(Local::default());
-        lock(&self.locals).push(local.clone());
+        crate::sync::lock(&self.locals).push(local.clone());
         local
     }
 
@@ -116,7 +118,7 @@ impl Collector {
     /// and the nodes of ended ones released, after it.
     pub(crate) fn snapshot(&self) -> Vec<(Arc<Node>, Option<KeyRef>)> {
         let locals: Vec<Arc<Local>> = {
-            let mut locals = lock(&self.locals);
+            let mut locals = crate::sync::lock(&self.locals);
             // A list no thread pushes to any more, whose scopes are all gone.
             locals.retain(|local| Arc::strong_count(local) > 1 || !local.is_dead());
             locals.clone()

@@ -203,7 +203,7 @@ mod tests {
     use crate::Scope;
 
     fn list_len(collector: &Collector) -> usize {
-        let locals = lock(&collector.locals);
+        let locals = crate::sync::lock(&collector.locals);
         locals
             .iter()
             .map(|local| lock_records(&local.records).list.len())

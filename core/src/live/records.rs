@@ -1,6 +1,6 @@
 //! The record store: one list of weak records per attached thread.
 
-use std::sync::{Arc, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::link::KeyRef;
 use crate::node::Node;
@@ -30,7 +30,7 @@ pub(crate) struct Local {
 }
 
 pub(crate) fn lock_records(records: &SyncMutex<Records>) -> SyncMutexGuard<'_, Records> {
-    records.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::sync::lock(records)
 }
 
 #[derive(Default)]

@@ -8,7 +8,7 @@ mod hooks;
 mod listeners;
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 
 use tokio_util::sync::CancellationToken;
@@ -179,8 +179,7 @@ impl Node {
     }
 
     fn lock_shared(&self) -> MutexGuard<'_, Shared> {
-        // No invariant spans a panic point: poisoning is ignored.
-        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.shared)
     }
 
     #[inline]

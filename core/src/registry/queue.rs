@@ -22,7 +22,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ use hashbrown::HashTable;
 use super::storage::{Common, Slot};
 use super::Key;
 use crate::node::Node;
-use crate::sync::{AtomicU8, AtomicUsize, Mutex, MutexGuard};
+use crate::sync::{lock, AtomicU8, AtomicUsize, Mutex, MutexGuard};
 
 const QUEUED: u8 = 0;
 const GRANTED: u8 = 1;
@@ -293,8 +293,4 @@ impl<K: Key> Queues<K> {
     pub(crate) fn len(&self) -> usize {
         self.lock().iter().map(|q| q.line.len()).sum()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

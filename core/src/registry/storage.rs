@@ -45,8 +45,9 @@
 //!
 //! # Deadlock and user-code safety
 //!
-//! Only one shard lock is held at a time, and no other lock is taken under it
-//! except tokio-util's node lock on `is_cancelled` in reports. No waker, no
+//! Only one shard lock is held at a time, and the only lock taken under it is
+//! that shard's queues lock (`queue.rs`), always in that order: no node's
+//! lock, no tokio-util lock, no collector's lock. No waker, no
 //! `cancel()` and no `K::drop` runs under a shard lock: removed slots and
 //! snapshots are dropped or acted on after unlocking. The user code that does
 //! run under a lock is `K: Eq` (lookups), `K: Clone` (reports) and, in a
@@ -60,7 +61,7 @@
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 use tokio::sync::Notify;
@@ -147,7 +148,7 @@ pub(crate) struct ShardImpl<K> {
 
 impl<K> ShardImpl<K> {
     pub(crate) fn lock(&self) -> MutexGuard<'_, HashTable<Slot<K>>> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.table)
     }
 }
 

@@ -16,6 +16,12 @@ use crate::node::Node;
 use crate::race::Watch;
 use crate::scope::Scope;
 
+/// One frame of `B`, or its error.
+type FrameOf<B> = Result<Frame<<B as Body>::Data>, <B as Body>::Error>;
+
+/// How a request's scope ended a body: the answer, and the error.
+type Ended = (Outcome, Cancelled);
+
 /// The request's scope, carried by its response body.
 pub(crate) struct Guard {
     /// The scope's node, moved into the thread's current-scope slot while
@@ -50,7 +56,7 @@ impl Guard {
         &mut self,
         inner: Pin<&mut B>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Option<Result<Frame<B::Data>, B::Error>>, (Outcome, Cancelled)>> {
+    ) -> Poll<Result<Option<FrameOf<B>>, Ended>> {
         let (node, link) = self.scope.node_and_link();
         if self.sent {
             if let Some(cancelled) = self.watch.check(node, link.as_ref()) {
