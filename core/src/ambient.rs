@@ -11,20 +11,12 @@
 //!
 //! No user code runs while the slot is emptied for reading: readers take
 //! the handle out, make a child or a clone of it, and put it back.
-//!
-//! A second slot holds the registry link of the innermost *keyed* scope
-//! being polled (or of a child of one that has it): a `Run` whose scope
-//! has a link moves it into the slot for each poll of its body, and back.
-//! Tasks started from inside ([`Scope::spawn`](crate::Scope::spawn), a
-//! [`TaskGroup`](crate::TaskGroup)) find there the registry that counts
-//! them, so its `shutdown` waits for them; a scope without a link leaves
-//! the slot alone, so nested anonymous scopes keep their keyed ancestor's.
+
 
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
-use crate::link::Link;
 use crate::node::Node;
 use crate::site::Origin;
 
@@ -34,9 +26,6 @@ crate::sync::thread_local! {
     /// access the check for a registered destructor.
     static CURRENT: ManuallyDrop<Cell<Option<Arc<Node>>>> =
         const { ManuallyDrop::new(Cell::new(None)) };
-    /// The link of the innermost keyed scope being polled; like `CURRENT`,
-    /// it holds something only during a poll.
-    static TASKS: ManuallyDrop<Cell<Option<Link>>> = const { ManuallyDrop::new(Cell::new(None)) };
 }
 
 /// Exchanges the slot's content with `handle`'s.
@@ -86,15 +75,20 @@ impl Drop for Refill<'_> {
     }
 }
 
-/// A new node under the current scope, or a root when there is none. The
-/// slot is empty meanwhile: no user code runs here.
-pub(crate) fn child_of_current(origin: Origin) -> Arc<Node> {
+/// A new node under the current scope, or a root when there is none (a
+/// keyed scope's node if `keyed`). The slot is empty meanwhile: no user
+/// code runs here.
+pub(crate) fn child_of_current(origin: Origin, keyed: bool) -> Arc<Node> {
+    let make = |parent: Option<&Arc<Node>>| match keyed {
+        true => Node::keyed_under(parent, origin),
+        false => Node::under(parent, origin),
+    };
     CURRENT
         .try_with(|slot| {
             let current = Refill(slot, slot.take());
-            Node::under(current.1.as_ref(), origin)
+            make(current.1.as_ref())
         })
-        .unwrap_or_else(|_| Node::root(origin))
+        .unwrap_or_else(|_| make(None))
 }
 
 /// A new handle to the current scope's node, if any.
@@ -103,48 +97,6 @@ pub(crate) fn current() -> Option<Arc<Node>> {
         .try_with(|slot| {
             let current = Refill(slot, slot.take());
             current.1.clone()
-        })
-        .ok()
-        .flatten()
-}
-
-/// While alive, `link` (a scope's registry link, moved out of the scope)
-/// is in the task-counting slot; on drop, also while unwinding, it is moved
-/// back. Nothing happens for a scope without a link.
-pub(crate) struct EnteredLink<'a>(Option<&'a Cell<Option<Link>>>);
-
-impl<'a> EnteredLink<'a> {
-    #[inline]
-    pub(crate) fn new(link: &'a mut Option<Link>) -> EnteredLink<'a> {
-        if link.is_none() {
-            return EnteredLink(None);
-        }
-        let link = Cell::from_mut(link);
-        if TASKS.try_with(|slot| slot.swap(link)).is_err() {
-            return EnteredLink(None);
-        }
-        EnteredLink(Some(link))
-    }
-}
-
-impl Drop for EnteredLink<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(link) = self.0 {
-            let _ = TASKS.try_with(|slot| slot.swap(link));
-        }
-    }
-}
-
-/// A handle for a task started now: the link of the innermost keyed scope
-/// being polled (see the module docs), if any.
-pub(crate) fn tasks_link() -> Option<Link> {
-    TASKS
-        .try_with(|slot| {
-            let link = slot.take();
-            let handle = link.as_ref().map(Link::for_child);
-            slot.set(link);
-            handle
         })
         .ok()
         .flatten()

@@ -5,7 +5,6 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 
-use crate::link::Link;
 use crate::node::Node;
 use crate::registry::{EnterError, EnterWaiting, Key, Registry};
 use crate::scope::Scope;
@@ -41,8 +40,6 @@ use crate::token::{Scoped, Token};
 pub struct ScopeBuilder {
     name: Option<&'static str>,
     parent: Option<Arc<Node>>,
-    /// A parent scope's registry link: its children's tasks count there.
-    link: Option<Link>,
 }
 
 /// What [`ScopeBuilder::parent`] accepts: a [`Scope`], or one of its
@@ -50,8 +47,6 @@ pub struct ScopeBuilder {
 pub trait AsParentScope: sealed::Sealed {
     #[doc(hidden)]
     fn parent_token(&self) -> &Token<Scoped>;
-    #[doc(hidden)]
-    fn parent_scope(&self) -> Option<&Scope>;
 }
 
 mod sealed {
@@ -64,17 +59,11 @@ impl AsParentScope for Scope {
     fn parent_token(&self) -> &Token<Scoped> {
         self.token_ref()
     }
-    fn parent_scope(&self) -> Option<&Scope> {
-        Some(self)
-    }
 }
 
 impl AsParentScope for Token<Scoped> {
     fn parent_token(&self) -> &Token<Scoped> {
         self
-    }
-    fn parent_scope(&self) -> Option<&Scope> {
-        None
     }
 }
 
@@ -84,7 +73,6 @@ impl Scope {
         ScopeBuilder {
             name: None,
             parent: None,
-            link: None,
         }
     }
 }
@@ -97,21 +85,23 @@ impl ScopeBuilder {
     }
 
     /// Makes the scope a child of `parent` (a [`Scope`] or a [`Token`]):
-    /// cancelled with it, inheriting its deadline; a child of a keyed
-    /// scope counts the tasks it spawns in that scope's registry.
+    /// cancelled with it, inheriting its deadline; tasks spawned below a
+    /// keyed scope count in that scope's registry.
     pub fn parent<P: AsParentScope>(mut self, parent: &P) -> Self {
         self.parent = Some(parent.parent_token().node.clone());
-        self.link = parent.parent_scope().and_then(Scope::task_link);
         self
     }
 
     #[track_caller]
-    fn node(&self, default: &'static str) -> Arc<Node> {
+    fn node(&self, default: &'static str, keyed: bool) -> Arc<Node> {
         let origin = Origin::Caller {
             name: self.name.unwrap_or(default),
             location: Location::caller(),
         };
-        Node::under(self.parent.as_ref(), origin)
+        match keyed {
+            true => Node::keyed_under(self.parent.as_ref(), origin),
+            false => Node::under(self.parent.as_ref(), origin),
+        }
     }
 
     /// An anonymous scope: a root, or a child of the parent given.
@@ -122,15 +112,13 @@ impl ScopeBuilder {
         } else {
             "Scope::root"
         };
-        let mut scope = Scope::from_node(self.node(default));
-        scope.set_task_link(self.link);
-        scope
+        Scope::from_node(self.node(default, false))
     }
 
     /// [`Registry::enter`] with these options.
     #[track_caller]
     pub fn enter<K: Key>(self, registry: &Registry<K>, key: K) -> Result<Scope, EnterError<K>> {
-        registry.enter_node(key, self.node("Registry::enter"))
+        registry.enter_node(key, self.node("Registry::enter", true))
     }
 
     /// [`Registry::enter_replacing`] with these options.
@@ -140,13 +128,13 @@ impl ScopeBuilder {
         registry: &Registry<K>,
         key: K,
     ) -> Result<Scope, EnterError<K>> {
-        registry.replace_node(key, self.node("Registry::enter_replacing"))
+        registry.replace_node(key, self.node("Registry::enter_replacing", true))
     }
 
     /// [`Registry::enter_waiting`] with these options.
     #[track_caller]
     pub fn enter_waiting<K: Key>(self, registry: &Registry<K>, key: K) -> EnterWaiting<K> {
-        registry.wait_node(key, self.node("Registry::enter_waiting"))
+        registry.wait_node(key, self.node("Registry::enter_waiting", true))
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Weak};
 
-use crate::node::Node;
+use crate::node::{Node, TaskCounter};
 
 /// What a shard offers to the handles that point into it.
 pub(crate) trait Shard: Send + Sync {
@@ -17,8 +17,9 @@ pub(crate) trait Shard: Send + Sync {
     /// The key of the entry with this hash whose token is `node`, formatted
     /// with `Debug`, if it is still there: for leak reports.
     fn key_text(&self, hash: u64, node: &Node) -> Option<String>;
-    /// A task spawned from a scope of this registry started or ended.
-    fn task_started(&self);
+    /// `n` tasks spawned below a scope of this registry are running, or
+    /// one of them ended.
+    fn tasks_started(&self, n: usize);
     fn task_ended(&self);
 }
 
@@ -38,9 +39,8 @@ impl Link {
         self.shard.unlink(self.hash, node, entry);
     }
 
-    /// A handle for a child scope: it removes nothing (the child has no
-    /// entry) but counts the tasks spawned from the child, so `shutdown`
-    /// waits for them as for the keyed scope's own.
+    /// A second handle to the same shard, which removes nothing: where a
+    /// keyed scope's tasks count once it has ended.
     pub(crate) fn for_child(&self) -> Link {
         Link {
             shard: self.shard.clone(),
@@ -79,22 +79,14 @@ impl KeyRef {
     }
 }
 
-/// Counts one task spawned from a keyed scope, so `shutdown` can wait for it.
-pub(crate) struct TaskGuard {
-    shard: Arc<dyn Shard>,
-}
-
-impl TaskGuard {
-    pub(crate) fn new(link: &Link) -> TaskGuard {
-        link.shard.task_started();
-        TaskGuard {
-            shard: link.shard.clone(),
-        }
+/// A keyed scope's tasks, still running when it ended, count in its
+/// registry from then on (`node/tasks.rs`), so `shutdown` waits for them.
+impl TaskCounter for Link {
+    fn started(&self, n: usize) {
+        self.shard.tasks_started(n);
     }
-}
 
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
+    fn ended(&self) {
         self.shard.task_ended();
     }
 }

@@ -40,19 +40,23 @@ pub fn enter<K: Key>(
     parent: Parent<'_>,
 ) -> Result<Scope, Cancelled> {
     registry
-        .enter_node(key.clone(), node(site, parent))
+        .enter_node(key.clone(), node(site, parent, true))
         .map_err(Cancelled::from)
 }
 
 /// The node of an annotated fn's scope. Built before the key is cloned or
 /// hashed: the key's `Clone`, `Hash` and `Eq` are user code, which must not
 /// run while the current scope is taken out to read it.
-fn node(site: &'static Site, parent: Parent<'_>) -> Arc<Node> {
+fn node(site: &'static Site, parent: Parent<'_>, keyed: bool) -> Arc<Node> {
     let origin = Origin::Site(site);
-    match parent {
-        Parent::Ambient => crate::ambient::child_of_current(origin),
-        Parent::Detached => Node::under(None, origin),
-        Parent::Given(token) => Node::under(Some(&token.node), origin),
+    let parent = match parent {
+        Parent::Ambient => return crate::ambient::child_of_current(origin, keyed),
+        Parent::Detached => None,
+        Parent::Given(token) => Some(&token.node),
+    };
+    match keyed {
+        true => Node::keyed_under(parent, origin),
+        false => Node::under(parent, origin),
     }
 }
 
@@ -64,7 +68,7 @@ pub fn enter_replacing<K: Key>(
     parent: Parent<'_>,
 ) -> Result<Scope, Cancelled> {
     registry
-        .replace_node(key.clone(), node(site, parent))
+        .replace_node(key.clone(), node(site, parent, true))
         .map_err(Cancelled::from)
 }
 
@@ -77,12 +81,12 @@ pub fn enter_waiting<K: Key>(
     parent: Parent<'_>,
     timeout: Option<Duration>,
 ) -> WaitCall<K> {
-    WaitCall::new(registry, key.clone(), node(site, parent), timeout)
+    WaitCall::new(registry, key.clone(), node(site, parent, true), timeout)
 }
 
 /// Enters an anonymous scope for an annotated fn.
 pub fn enter_anonymous(site: &'static Site, parent: Parent<'_>) -> Scope {
-    Scope::from_node(node(site, parent))
+    Scope::from_node(node(site, parent, false))
 }
 
 /// Races `body` against the scope (unless `cooperative`) and the timeout.

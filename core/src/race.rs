@@ -62,24 +62,18 @@ impl Watch {
             .or_else(|| self.sleep.as_ref().map(|sleep| sleep.deadline()))
     }
 
-    /// Polls `body`, then watches `node` and the deadline. `link` is the
-    /// scope's registry link: in the task-counting slot while the body is
-    /// polled (`ambient.rs`), and naming the key in a deadline's event.
-    /// See the module docs.
+    /// Polls `body`, then watches `node` and the deadline; `link` names
+    /// the scope's key in a deadline's event. See the module docs.
     #[inline]
     pub(crate) fn race<T>(
         &mut self,
         node: &Node,
-        link: &mut Option<Link>,
+        link: Option<&Link>,
         cooperative: bool,
         cx: &mut Context<'_>,
         body: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<Result<T, Ended>> {
-        let (polled, shielded) = track(|| {
-            let _tasks = crate::ambient::EnteredLink::new(link);
-            body(cx)
-        });
-        let link = link.as_ref();
+        let (polled, shielded) = track(|| body(cx));
         if let Poll::Ready(out) = polled {
             return Poll::Ready(Ok(out));
         }

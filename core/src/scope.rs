@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::cause::{Cancelled, Cause};
-use crate::link::{Link, TaskGuard};
-use crate::node::{Deferred, Node};
+use crate::link::Link;
+use crate::node::{Deferred, Node, TaskCount};
 use crate::run::{Run, Timer};
 use crate::site::Origin;
 use crate::token::{Scoped, Token};
@@ -40,8 +40,7 @@ use crate::token::{Scoped, Token};
 #[must_use = "a Scope cancels its token when dropped: `let _ = ...` ends it at once"]
 pub struct Scope {
     token: Token<Scoped>,
-    /// The way to the registry: this scope's own entry if `keyed`, else
-    /// (a child of a keyed scope) only for counting spawned tasks.
+    /// The way to the registry: this scope's own entry, if it has one.
     link: Option<Link>,
     /// `KEYED`, `TRACKED`, `CANCEL_SEEN`. One byte without a niche rather
     /// than three `bool`s: with a `bool`'s niche, `Result<Scope, _>` kept
@@ -114,15 +113,7 @@ impl Scope {
     /// [`Scope::child`] with a name for leak reports.
     #[track_caller]
     pub fn child_named(&self, name: &'static str) -> Scope {
-        let mut child = Scope::under(Some(&self.token.node), Origin::caller(name));
-        // A child of a keyed scope (or of such a child) counts the tasks
-        // spawned from it in the same registry; so does one made while a
-        // keyed scope's body is polled (`ambient.rs`).
-        child.link = match self.task_link() {
-            Some(link) => Some(link),
-            None => crate::ambient::tasks_link(),
-        };
-        child
+        Scope::under(Some(&self.token.node), Origin::caller(name))
     }
 
     /// A handle to this scope's token, cancelled no later than this scope ends.
@@ -293,8 +284,9 @@ impl Scope {
     /// The child is the task's [`Token::current`] (a plain `tokio::spawn`
     /// has none), and inherits this scope's [`deadline`](Token::deadline).
     ///
-    /// A task spawned from a registry's scope, or from a [`child`](Scope::child)
-    /// of one (at any depth), is counted by that registry:
+    /// A task spawned from a registry's scope, or from anything below one
+    /// (a [`child`](Scope::child), a nested call, a task group, at any
+    /// depth), is counted by that registry:
     /// [`Registry::shutdown`](crate::Registry::shutdown) waits for it. A bare
     /// `tokio::spawn` is invisible to the registry, even if the task holds
     /// a token or a child scope of a keyed scope.
@@ -310,7 +302,7 @@ impl Scope {
     {
         crate::needs_tokio::runtime("`Scope::spawn`", "to spawn the task");
         let child = self.child_named("Scope::spawn");
-        let task = child.link.as_ref().map(TaskGuard::new);
+        let task = TaskCount::below(child.node());
         tokio::spawn(async move {
             let out = child.run(fut).await;
             drop(task);
@@ -351,27 +343,14 @@ impl Scope {
         self
     }
 
-    /// A link for a child: the registry this scope (or a keyed ancestor it
-    /// is a child of) counts tasks in.
-    pub(crate) fn task_link(&self) -> Option<Link> {
-        self.link.as_ref().map(Link::for_child)
-    }
-
-    /// Gives a new anonymous scope the link its tasks are counted by.
-    pub(crate) fn set_task_link(&mut self, link: Option<Link>) {
-        debug_assert!(!self.has(KEYED));
-        self.link = link;
-    }
-
     /// This scope's own registry entry's link, if it is keyed.
     fn own_link(&self) -> Option<&Link> {
         self.link.as_ref().filter(|_| self.has(KEYED))
     }
 
-    /// The node, and the link a race moves into the task-counting slot
-    /// while it polls its body.
-    pub(crate) fn node_and_link(&mut self) -> (&Arc<Node>, &mut Option<Link>) {
-        (&self.token.node, &mut self.link)
+    /// The node, and the link to its own entry (for events).
+    pub(crate) fn node_and_link(&self) -> (&Arc<Node>, Option<&Link>) {
+        (&self.token.node, self.own_link())
     }
 
     #[inline]
@@ -415,6 +394,11 @@ impl Drop for Scope {
             }
         }
         crate::observe::ended(&self.token.node, self.own_link());
+        if let Some(link) = self.own_link() {
+            // Before the unlink: tasks still counted on this scope's node
+            // go to its registry, whose shutdown waits for them.
+            self.token.node.hand_tasks_over(|| Box::new(link.for_child()));
+        }
         if self.has(TRACKED) {
             self.unlink_tracked();
         } else {

@@ -18,7 +18,6 @@ use std::task::{Context, Poll, Waker};
 use tokio::task::JoinHandle;
 
 use crate::cause::Cancelled;
-use crate::link::TaskGuard;
 use crate::registry::{EnterError, Key, Registry};
 use crate::site::Origin;
 
@@ -126,7 +125,7 @@ impl<K: Key> Registry<K> {
     {
         crate::needs_tokio::runtime("`Registry::spawn`", "to spawn the task");
         let scope = self.enter_at(key, Origin::caller("Registry::spawn"), None)?;
-        let counted = scope.task_link().map(|link| TaskGuard::new(&link));
+        let counted = crate::node::TaskCount::below(scope.node());
         Ok(tokio::spawn(async move {
             let out = scope.run(fut).await;
             drop(counted);

@@ -5,13 +5,13 @@
 
 #[cfg(not(shuttle))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize},
+    atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize},
     Mutex, MutexGuard,
 };
 
 #[cfg(shuttle)]
 pub(crate) use shuttle::sync::{
-    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize},
+    atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize},
     Mutex, MutexGuard,
 };
 

@@ -13,8 +13,7 @@ use state::{Failure, Shared};
 use task::{CatchUnwind, End, Task};
 
 use crate::cause::Cancelled;
-use crate::link::TaskGuard;
-use crate::node::Node;
+use crate::node::{Node, TaskCount};
 use crate::run::Run;
 use crate::scope::Scope;
 use crate::site::Origin;
@@ -90,9 +89,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     }
 
     fn make(fail_fast: bool, origin: Origin) -> Self {
-        // A child of the current scope, counted where its tasks would be.
-        let mut scope = Scope::from_node(crate::ambient::child_of_current(origin));
-        scope.set_task_link(crate::ambient::tasks_link());
+        let scope = Scope::from_node(crate::ambient::child_of_current(origin, false));
         TaskGroup {
             scope,
             shared: Arc::new(Shared::new()),
@@ -112,13 +109,11 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     {
         #[cfg(not(shuttle))]
         crate::needs_tokio::runtime("`TaskGroup::spawn`", "to spawn the task");
-        let mut child = Scope::from_node(Node::child_of(
+        let child = Scope::from_node(Node::child_of(
             self.scope.node(),
             Origin::caller("TaskGroup::spawn"),
         ));
-        let link = self.scope.task_link();
-        let counted = link.as_ref().map(TaskGuard::new);
-        child.set_task_link(link);
+        let counted = TaskCount::below(child.node());
         let end = End {
             index: self.shared.start(),
             shared: self.shared.clone(),

@@ -13,7 +13,6 @@ use pin_project_lite::pin_project;
 
 use super::state::{Failure, Outcome, Shared};
 use crate::cause::Cause;
-use crate::link::TaskGuard;
 use crate::run::Run;
 use crate::token::Token;
 
@@ -40,7 +39,7 @@ pub(super) struct End<T, E> {
     pub(super) own: Token,
     pub(super) outcome: Option<Outcome<T, E>>,
     /// Counts the task in a keyed ancestor's registry until it ends.
-    pub(super) _counted: Option<TaskGuard>,
+    pub(super) _counted: Option<crate::node::TaskCount>,
 }
 
 impl<F, T, E> Task<F, T, E>

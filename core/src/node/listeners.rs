@@ -25,7 +25,8 @@ enum Place {
     Free(u32),
 }
 
-const NO_PLACE: u32 = u32::MAX;
+/// No place: a child born cancelled never had one.
+pub(super) const NO_PLACE: u32 = u32::MAX;
 
 /// Each listener sits at the index its owner keeps (a child in its `slot`,
 /// a callback in its registration) until the owner frees it or a cancel

@@ -6,6 +6,7 @@
 mod adopt;
 mod hooks;
 mod listeners;
+mod tasks;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -16,10 +17,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cause::{Cause, CauseCell};
 use crate::deadline::DeadlineCell;
 use crate::site::{Origin, Stamp};
-use crate::sync::{AtomicU32, AtomicU8, Mutex, MutexGuard};
+use crate::sync::{AtomicU16, AtomicU32, Mutex, MutexGuard};
 
 pub(crate) use hooks::Deferred;
 pub(crate) use listeners::Call;
+pub(crate) use tasks::{TaskCount, TaskCounter};
 use listeners::{Listener, Listeners};
 
 /// The shared part of one token.
@@ -64,8 +66,8 @@ pub(crate) struct Node {
     ct: OnceLock<CancellationToken>,
     cause: CauseCell,
     /// `CT_MADE`, `WAITING`, `LISTENING`, `HAS_ENDS`, `ADOPTED`, `ENDED`,
-    /// `SHIELD`.
-    flags: AtomicU8,
+    /// `SHIELD`, `KEYED`, `TASKS_PENDING`, `HAS_REASON`.
+    flags: AtomicU16,
     /// This node's index in its parent's list (written and read under the
     /// parent's lock). Fits in the padding after the flags.
     slot: AtomicU32,
@@ -104,6 +106,8 @@ struct More {
     reason: Option<Arc<str>>,
     /// An adopted node's registration on its foreign token.
     bridge: Option<adopt::Bridge>,
+    /// A keyed node's tasks (`tasks.rs`).
+    tasks: tasks::Tasks,
 }
 
 impl Drop for Shared {
@@ -124,19 +128,25 @@ fn drop_more(more: Box<More>) {
 }
 
 /// `flags`: the tokio-util token exists.
-const CT_MADE: u8 = 1;
+const CT_MADE: u16 = 1;
 /// `flags`: a `Run` has put its waker in `shared`.
-const WAITING: u8 = 2;
+const WAITING: u16 = 2;
 /// `flags`: a listener was added to `shared` (or found the node cancelled).
-const LISTENING: u8 = 4;
+const LISTENING: u16 = 4;
 /// `flags`: an end hook was added.
-const HAS_ENDS: u8 = 8;
+const HAS_ENDS: u16 = 8;
 /// `flags`: a child of a foreign token (`adopt.rs`).
-const ADOPTED: u8 = 16;
+const ADOPTED: u16 = 16;
 /// `flags`: the scope that owns this node has dropped (for leak reports).
-const ENDED: u8 = 32;
+const ENDED: u16 = 32;
 /// `flags`: the scope of a [`shield`](crate::shield) (for the dump).
-const SHIELD: u8 = 64;
+const SHIELD: u16 = 64;
+/// `flags`: a keyed scope's node, where tasks below it are counted.
+const KEYED: u16 = 128;
+/// `flags`: a task was counted here (`tasks.rs`).
+const TASKS_PENDING: u16 = 256;
+/// `flags`: a reason was recorded with the cause.
+const HAS_REASON: u16 = 512;
 
 impl Node {
     /// A node with no parent; its tokio-util token is made on first use.
@@ -146,7 +156,11 @@ impl Node {
 
     /// A child of `parent`: cancelled with it, and inheriting its deadline.
     pub(crate) fn child_of(parent: &Arc<Node>, origin: Origin) -> Arc<Node> {
-        let child = Node::build(origin, parent.deadline.inherit(), Some(parent.clone()), 0);
+        Node::child_with(parent, origin, 0)
+    }
+
+    fn child_with(parent: &Arc<Node>, origin: Origin, flags: u16) -> Arc<Node> {
+        let child = Node::build(origin, parent.deadline.inherit(), Some(parent.clone()), flags);
         parent.add_child(&child);
         child
     }
@@ -159,16 +173,25 @@ impl Node {
         }
     }
 
+    /// [`Node::under`], for a keyed scope: tasks spawned below it are
+    /// counted here, then by its registry (`tasks.rs`).
+    pub(crate) fn keyed_under(parent: Option<&Arc<Node>>, origin: Origin) -> Arc<Node> {
+        match parent {
+            Some(parent) => Node::child_with(parent, origin, KEYED),
+            None => Node::build(origin, DeadlineCell::none(), None, KEYED),
+        }
+    }
+
     fn build(
         origin: Origin,
         deadline: DeadlineCell,
         parent: Option<Arc<Node>>,
-        flags: u8,
+        flags: u16,
     ) -> Arc<Node> {
         Arc::new(Node {
             ct: OnceLock::new(),
             cause: CauseCell::default(),
-            flags: AtomicU8::new(flags),
+            flags: AtomicU16::new(flags),
             slot: AtomicU32::new(0),
             origin,
             born: Stamp::now(),
@@ -183,7 +206,7 @@ impl Node {
     }
 
     #[inline]
-    fn has(&self, flag: u8) -> bool {
+    fn has(&self, flag: u16) -> bool {
         self.flags.load(Ordering::SeqCst) & flag != 0
     }
 
@@ -218,6 +241,9 @@ impl Node {
         match self.add_listener(Listener::Child(Arc::downgrade(child))) {
             Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
             Err(_) => {
+                // In no place: its drop must not free one, which another
+                // child may hold (place 0 most of all).
+                child.slot.store(listeners::NO_PLACE, Ordering::Relaxed);
                 child.cause.record(Cause::Parent);
             }
         }
@@ -322,6 +348,9 @@ impl Node {
     }
 
     fn own_reason(&self) -> Option<Arc<str>> {
+        if !self.has(HAS_REASON) {
+            return None;
+        }
         self.lock_shared().more.as_ref()?.reason.clone()
     }
 
@@ -440,6 +469,10 @@ impl Node {
     #[cold]
     fn record_with_reason(&self, cause: Cause, reason: Arc<str>) -> bool {
         let mut shared = self.lock_shared();
+        // The flag before the cause: a reader who sees the cause sees the
+        // flag, and then waits on the lock until the reason is in (a flag
+        // left up by a cancel that lost costs that reader a lock, no more).
+        self.flags.fetch_or(HAS_REASON, Ordering::SeqCst);
         if !self.cause.record(cause) {
             return false;
         }

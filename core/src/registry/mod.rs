@@ -127,7 +127,7 @@ impl<K: Key> Registry<K> {
     ) -> Result<Scope, EnterError<K>> {
         // Built before locking: allocation and the parent's lock stay outside
         // the shard lock. A refused node is dropped un-cancelled, unseen.
-        self.enter_node(key, Node::under(parent, origin))
+        self.enter_node(key, Node::keyed_under(parent, origin))
     }
 
     /// Enters `key` with a node built by the caller (a child of the current

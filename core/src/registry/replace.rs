@@ -50,7 +50,10 @@ impl<K: Key> Registry<K> {
     /// ```
     #[track_caller]
     pub fn enter_replacing(&self, key: K) -> Result<Scope, EnterError<K>> {
-        self.replace_node(key, Node::root(Origin::caller("Registry::enter_replacing")))
+        self.replace_node(
+            key,
+            Node::keyed_under(None, Origin::caller("Registry::enter_replacing")),
+        )
     }
 
     /// [`Registry::enter_replacing`] with a name for leak reports.
@@ -60,7 +63,7 @@ impl<K: Key> Registry<K> {
         key: K,
         name: &'static str,
     ) -> Result<Scope, EnterError<K>> {
-        self.replace_node(key, Node::root(Origin::caller(name)))
+        self.replace_node(key, Node::keyed_under(None, Origin::caller(name)))
     }
 
     /// Takes `key` for a scope on `node`, built by the caller (before the

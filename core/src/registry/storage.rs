@@ -201,8 +201,8 @@ impl<K: Key> Shard for ShardImpl<K> {
         Some(format!("{key:?}"))
     }
 
-    fn task_started(&self) {
-        self.common.tasks.fetch_add(1, Ordering::SeqCst);
+    fn tasks_started(&self, n: usize) {
+        self.common.tasks.fetch_add(n, Ordering::SeqCst);
     }
 
     fn task_ended(&self) {

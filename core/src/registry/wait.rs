@@ -68,13 +68,13 @@ impl<K: Key> Registry<K> {
     /// ```
     #[track_caller]
     pub fn enter_waiting(&self, key: K) -> EnterWaiting<K> {
-        self.wait_node(key, Node::root(Origin::caller("Registry::enter_waiting")))
+        self.wait_node(key, Node::keyed_under(None, Origin::caller("Registry::enter_waiting")))
     }
 
     /// [`Registry::enter_waiting`] with a name for leak reports.
     #[track_caller]
     pub fn enter_waiting_named(&self, key: K, name: &'static str) -> EnterWaiting<K> {
-        self.wait_node(key, Node::root(Origin::caller(name)))
+        self.wait_node(key, Node::keyed_under(None, Origin::caller(name)))
     }
 
     /// How many calls are waiting for a key, over all keys.
@@ -323,7 +323,7 @@ impl<K: Key> Future for WaitCall<K> {
         // (and its scope's own deadline ends it at once).
         match this
             .watch
-            .race(&node, &mut None, false, cx, |cx| Pin::new(wait).poll(cx))
+            .race(&node, None, false, cx, |cx| Pin::new(wait).poll(cx))
         {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(result)) => Poll::Ready(granted(result, *this.deadline)),

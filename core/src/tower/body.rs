@@ -59,7 +59,7 @@ impl Guard {
     ) -> Poll<Result<Option<FrameOf<B>>, Ended>> {
         let (node, link) = self.scope.node_and_link();
         if self.sent {
-            if let Some(cancelled) = self.watch.check(node, link.as_ref()) {
+            if let Some(cancelled) = self.watch.check(node, link) {
                 return Poll::Ready(Err(Outcome::of_scope(node, &cancelled)));
             }
         }
