@@ -136,7 +136,10 @@ fn a_stale_guard_never_removes_a_newer_entry_for_the_same_key() {
     let old = reg.enter(k()).expect("free");
     let new = reg.enter_replacing(k()).expect("replaces");
     drop(old);
-    assert!(reg.contains_key(&k()), "the stale scope removed the new entry");
+    assert!(
+        reg.contains_key(&k()),
+        "the stale scope removed the new entry"
+    );
     assert!(reg.cancel(&k()), "the key's entry is the new, live scope");
     assert_eq!(new.token().cause(), Some(Cause::Requested));
     drop(new);
@@ -155,7 +158,10 @@ fn a_stale_guard_never_removes_a_newer_entry_for_the_same_key() {
         reg.contains_key(&k()),
         "a stale entry removed a newer one of the same token"
     );
-    assert!(!reg.cancel(&k()), "the token under the key is already cancelled");
+    assert!(
+        !reg.cancel(&k()),
+        "the token under the key is already cancelled"
+    );
     drop(second);
     assert!(!reg.contains_key(&k()));
 

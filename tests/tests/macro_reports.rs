@@ -108,7 +108,9 @@ async fn a_given_name_shows_in_reports_and_shutdown_stragglers() {
         ]
     );
     assert!(
-        report.to_string().contains("reports: named straggler (key 2) at"),
+        report
+            .to_string()
+            .contains("reports: named straggler (key 2) at"),
         "{report}"
     );
     deaf.abort();

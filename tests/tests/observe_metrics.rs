@@ -3,9 +3,9 @@
 //! one exporter (installed before any scope runs) and each uses scope names
 //! of its own.
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 

@@ -190,7 +190,10 @@ impl InBody {
             .filter(|(_, t)| !t.is_cancelled())
             .map(|(c, _)| *c)
             .collect();
-        assert!(live.len() <= 1, "calls {live:?} run at once with live tokens");
+        assert!(
+            live.len() <= 1,
+            "calls {live:?} run at once with live tokens"
+        );
         drop(list);
         InBody { running, call }
     }

@@ -317,15 +317,26 @@ async fn waiters_sleep_until_the_key_is_theirs() {
         })
         .collect();
     let_others_run().await;
-    let counts = || polls.iter().map(|p| p.load(Ordering::SeqCst)).collect::<Vec<_>>();
+    let counts = || {
+        polls
+            .iter()
+            .map(|p| p.load(Ordering::SeqCst))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(counts(), [1; WAITERS], "polled again while queued");
     drop(holder);
     for (turn, waiter) in waiters.into_iter().enumerate() {
         let scope: Scope = waiter.await.unwrap().unwrap();
         let_others_run().await;
         // Done: twice each (queued, then handed the key); queued: once.
-        let expected: Vec<usize> = (0..WAITERS).map(|w| if w <= turn { 2 } else { 1 }).collect();
-        assert_eq!(counts(), expected, "turn {turn}: a waiter woken out of turn");
+        let expected: Vec<usize> = (0..WAITERS)
+            .map(|w| if w <= turn { 2 } else { 1 })
+            .collect();
+        assert_eq!(
+            counts(),
+            expected,
+            "turn {turn}: a waiter woken out of turn"
+        );
         drop(scope);
     }
     assert!(reg.is_empty());

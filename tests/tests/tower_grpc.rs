@@ -224,7 +224,10 @@ async fn a_passes_its_deadline_to_b_which_sees_no_later_one() {
         .unwrap();
     let budget = Duration::from_micros(answer.budget_us.unwrap());
     assert!(budget <= Duration::from_secs(4) - margin, "{budget:?}");
-    let sent = within(LIMIT, "B called", b_saw.recv()).await.unwrap().header;
+    let sent = within(LIMIT, "B called", b_saw.recv())
+        .await
+        .unwrap()
+        .header;
     assert!(sent.unwrap() <= Duration::from_secs(4) - margin, "{sent:?}");
     a.stop().await;
     b.stop().await;
@@ -415,7 +418,11 @@ async fn get_after_the_deadline(http: HttpClient, url: String) -> Option<Option<
         .body(http_body_util::Empty::new())
         .unwrap();
     let err = http.oneshot(req).await.err()?;
-    Some(err.downcast::<scoped_cancel::Cancelled>().ok().map(|c| c.cause()))
+    Some(
+        err.downcast::<scoped_cancel::Cancelled>()
+            .ok()
+            .map(|c| c.cause()),
+    )
 }
 
 #[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
@@ -536,7 +543,10 @@ async fn under_tonics_own_server_the_layer_still_scopes_each_call() {
         matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded),
         "{status:?}"
     );
-    let token = within(LIMIT, "handler called", saw.recv()).await.unwrap().token;
+    let token = within(LIMIT, "handler called", saw.recv())
+        .await
+        .unwrap()
+        .token;
     within(LIMIT, "handler's scope ended", token.cancelled()).await;
 
     let mut r = tonic::Request::new(Ask { wait_ms: 60_000 });

@@ -131,7 +131,10 @@ async fn ten_thousand_mixed_requests_leave_no_scope_and_no_task() {
                     assert_eq!(early, None, "ended before it was cancelled");
                     assert!(LIVE.cancel(id.as_str()), "the cancel hit nothing");
                     let (status, _, body) = call.await;
-                    assert_eq!((status.as_u16(), body.as_str()), (503, "request cancelled\n"));
+                    assert_eq!(
+                        (status.as_u16(), body.as_str()),
+                        (503, "request cancelled\n")
+                    );
                     tally.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
                 // A second request under a key that is in use, then the
@@ -151,8 +154,9 @@ async fn ten_thousand_mixed_requests_leave_no_scope_and_no_task() {
                 // runs, or at once.
                 n => {
                     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-                    let head =
-                        format!("GET /work/60000 HTTP/1.1\r\nhost: x\r\nx-request-id: {id}\r\n\r\n");
+                    let head = format!(
+                        "GET /work/60000 HTTP/1.1\r\nhost: x\r\nx-request-id: {id}\r\n\r\n"
+                    );
                     conn.write_all(head.as_bytes()).await.unwrap();
                     if n == 8 {
                         while !LIVE.contains_key(id.as_str()) {
