@@ -168,7 +168,7 @@ fn server_b(seen: Seen) -> impl Fn(tonic::Request<Ask>) -> Reply + Send + Sync +
     move |r| Box::pin(service_b(seen.clone(), r))
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_passes_its_deadline_to_b_which_sees_no_later_one() {
     let (seen_b, mut b_saw) = mpsc::unbounded_channel();
     let b = serve(ScopeLayer::new().name("B"), server_b(seen_b)).await;
@@ -233,7 +233,7 @@ async fn a_passes_its_deadline_to_b_which_sees_no_later_one() {
     b.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn when_as_deadline_passes_bs_handler_is_cancelled() {
     let (seen_b, mut b_saw) = mpsc::unbounded_channel();
     let b = serve(ScopeLayer::new().name("B"), server_b(seen_b)).await;
@@ -281,7 +281,7 @@ async fn when_as_deadline_passes_bs_handler_is_cancelled() {
     b.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "2s")]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn refusals_and_cancellations_arrive_as_tonic_status_codes() {
     static CALLS: Registry<String> = Registry::new();
     let key = |parts: &http::request::Parts| {
@@ -425,7 +425,7 @@ async fn get_after_the_deadline(http: HttpClient, url: String) -> Option<Option<
     )
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_spent_budget_fails_at_once_without_sending() {
     let (seen, mut saw) = mpsc::unbounded_channel();
     let handled = Arc::new(AtomicUsize::new(0));
@@ -487,7 +487,7 @@ async fn a_spent_budget_fails_at_once_without_sending() {
     b.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "2s")]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn under_tonics_own_server_the_layer_still_scopes_each_call() {
     // tonic's `transport::Server` runs its own `grpc-timeout` timer outside
     // every user layer and answers CANCELLED when it fires; the layer's

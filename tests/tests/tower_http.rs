@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Router};
 use scoped_cancel::tower::{ScopeLayer, TIMEOUT_MS};
@@ -47,7 +47,7 @@ async fn stuck(
     "unreachable"
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn the_handler_runs_in_its_scope_and_sees_the_callers_budget() {
     async fn budget(Extension(token): Extension<Token>) -> String {
         // The request's scope is the current one while the handler runs,
@@ -96,7 +96,7 @@ async fn the_handler_runs_in_its_scope_and_sees_the_callers_budget() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_timeout_answers_504_in_time_and_cancels_the_handler() {
     let (seen, mut tokens) = mpsc::unbounded_channel();
     let cleaned = Arc::new(AtomicBool::new(false));
@@ -135,7 +135,7 @@ async fn a_timeout_answers_504_in_time_and_cancels_the_handler() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_client_that_disconnects_cancels_the_handler_and_ends_its_scope() {
     static REQUESTS: Registry<String> = Registry::new();
     let (seen, mut tokens) = mpsc::unbounded_channel();
@@ -168,7 +168,7 @@ async fn a_client_that_disconnects_cancels_the_handler_and_ends_its_scope() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn cancel_by_id_answers_503_and_runs_the_handlers_cleanup() {
     static REQUESTS: Registry<String> = Registry::new();
     let (seen, mut tokens) = mpsc::unbounded_channel();
@@ -221,7 +221,7 @@ async fn cancel_by_id_answers_503_and_runs_the_handlers_cleanup() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_malformed_deadline_header_is_answered_400_never_a_panic() {
     async fn ok() -> &'static str {
         "ran"
@@ -254,7 +254,7 @@ async fn a_malformed_deadline_header_is_answered_400_never_a_panic() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn an_sse_stream_keeps_its_scope_while_streaming_and_loses_it_when_the_client_goes() {
     use axum::response::sse::{Event, Sse};
     use futures_util::stream;
@@ -407,7 +407,7 @@ async fn graceful_shutdown_cancels_requests_and_reports_stragglers() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_deadline_that_passes_mid_stream_cuts_the_stream_off() {
     use axum::response::sse::{Event, Sse};
     use futures_util::stream;
@@ -462,7 +462,7 @@ async fn a_deadline_that_passes_mid_stream_cuts_the_stream_off() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn requests_under_a_parent_are_answered_503_when_it_is_cancelled() {
     let (seen, mut tokens) = mpsc::unbounded_channel();
     let cleaned = Arc::new(AtomicBool::new(false));

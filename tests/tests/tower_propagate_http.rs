@@ -33,7 +33,7 @@ async fn budget(headers: http::HeaderMap, Extension(token): Extension<Token>) ->
 async fn serve() -> Server {
     let app = Router::new()
         .route("/budget", get(budget))
-        .route("/stuck", get(|| std::future::pending::<&'static str>()))
+        .route("/stuck", get(std::future::pending::<&'static str>))
         .layer(ScopeLayer::new().deadline_header(TIMEOUT_MS));
     Server::start(app).await
 }
@@ -74,7 +74,7 @@ fn header() -> PropagateDeadlineLayer {
     PropagateDeadlineLayer::new().header(TIMEOUT_MS)
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn the_remaining_budget_travels_in_the_header() {
     let server = serve().await;
     let url = server.url("/budget");
@@ -113,7 +113,7 @@ async fn the_remaining_budget_travels_in_the_header() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_header_already_on_the_request_is_only_ever_lowered() {
     let server = serve().await;
     let url = server.url("/budget");
@@ -131,7 +131,7 @@ async fn a_header_already_on_the_request_is_only_ever_lowered() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn no_header_without_a_deadline_or_without_asking_for_it() {
     let server = serve().await;
     let url = server.url("/budget");
@@ -162,7 +162,7 @@ async fn call_stuck(url: String) -> Option<Result<(u16, String), Option<Cause>>>
     Some(send(header(), &url, &[]).await)
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn the_callee_enforces_the_budget_it_was_sent() {
     let server = serve().await;
     let started = std::time::Instant::now();

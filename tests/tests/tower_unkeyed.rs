@@ -44,7 +44,7 @@ async fn gated(
     "done"
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn requests_without_a_key_get_anonymous_scopes() {
     static REQUESTS: Registry<String> = Registry::new();
     let (seen, mut tokens) = mpsc::unbounded_channel();
@@ -108,7 +108,7 @@ async fn requests_without_a_key_get_anonymous_scopes() {
     server.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn an_unkeyed_request_is_a_child_of_the_layers_parent() {
     static REQUESTS: Registry<String> = Registry::new();
     let (seen, mut tokens) = mpsc::unbounded_channel();
