@@ -79,7 +79,22 @@ fn runs_when_unwinding() {
     assert_eq!(token.cause(), Some(Cause::Panicked));
 }
 
-#[tokio::test]
+/// Polls `fut` once; `true` if it is still pending.
+async fn pending_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> bool {
+    let mut fut = Some(fut);
+    std::future::poll_fn(|cx| {
+        let fut = fut.take().expect("polled once");
+        std::task::Poll::Ready(fut.poll(cx).is_pending())
+    })
+    .await
+}
+
+/// The hook rides on the scope's registry link: a task spawned from the
+/// hooked scope must still be counted by the registry. The task blocks its
+/// worker thread, so it cannot end when the scope is cancelled: `shutdown`
+/// must wait for it (pending while it is blocked), then finish clean once
+/// it is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_when_the_future_is_dropped_and_keeps_task_counting() {
     let jobs: Arc<Registry<u64>> = Arc::new(Registry::new());
     let seen = log();
@@ -88,16 +103,35 @@ async fn runs_when_the_future_is_dropped_and_keeps_task_counting() {
         .enter(1)
         .unwrap()
         .on_end(move || l.lock().unwrap().push("end".into()));
-    // A task spawned from the hooked scope still counts for shutdown.
-    let task = scope.spawn(std::future::pending::<()>());
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    // A task spawned from the hooked scope, blocked until released.
+    let task = scope.spawn(async move {
+        started_tx.send(()).unwrap();
+        tokio::task::block_in_place(|| release_rx.recv().unwrap());
+        // Released: now it waits, and the cancel ends it.
+        std::future::pending::<()>().await;
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
     let call = tokio::spawn(scope.run(std::future::pending::<()>()));
     tokio::task::yield_now().await;
     call.abort();
     assert!(call.await.unwrap_err().is_cancelled());
     assert_eq!(entries(&seen), ["end"]);
     assert!(jobs.is_empty());
-    let report = jobs.shutdown(Duration::from_secs(5)).await;
+
+    let shutdown = jobs.shutdown(Duration::from_secs(60));
+    let mut shutdown = std::pin::pin!(shutdown);
+    assert!(
+        pending_once(shutdown.as_mut()).await,
+        "shutdown did not wait for the task spawned from the hooked scope"
+    );
+    release_tx.send(()).unwrap();
+    let report = shutdown.await;
     assert!(report.is_clean(), "{report}");
+    assert!(report.elapsed() < Duration::from_secs(60));
     // The task's call reports why its scope ended: the keyed scope exited.
     assert_eq!(task.await.unwrap().unwrap_err().cause(), Cause::ScopeExited);
 }

@@ -365,3 +365,33 @@ fn children_ending_racing_parent_cancel() {
         SCHEDULES,
     );
 }
+
+/// A child born cancelled (made after its parent's cause is recorded, but
+/// before the parent's cancel has taken its list of children) and dropped
+/// at once must not free a place in that list: the sibling made before the
+/// cancel, alive throughout, still reads `Parent` afterwards.
+#[test]
+fn child_born_cancelled_and_dropped_racing_parent_cancel() {
+    shuttle::check_random(
+        || {
+            let parent = scoped_cancel::Scope::root();
+            let sibling = parent.child();
+            let token = parent.token();
+            let churner = thread::spawn(move || {
+                for _ in 0..2 {
+                    drop(token.child().into_scope());
+                }
+            });
+            let token = parent.token();
+            let canceller = thread::spawn(move || token.cancel());
+            churner.join().unwrap();
+            assert!(canceller.join().unwrap());
+            assert_eq!(
+                sibling.token().cause(),
+                Some(Cause::Parent),
+                "a child dropped during the cancel hid its sibling from it"
+            );
+        },
+        SCHEDULES,
+    );
+}

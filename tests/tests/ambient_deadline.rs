@@ -80,20 +80,27 @@ async fn nested_calls_inherit_and_never_extend_the_deadline() {
 
 #[tokio::test(start_paused = true)]
 async fn the_caller_deadline_ends_a_longer_nested_call_as_parent() {
-    #[scoped_cancel(timeout = "60s")]
-    async fn slow() -> Result<(), Cancelled> {
+    #[scoped_cancel(timeout = "60s", token = token)]
+    async fn slow(seen: tokio::sync::oneshot::Sender<Token>) -> Result<(), Cancelled> {
+        seen.send(token).unwrap();
         tokio::time::sleep(120 * SECOND).await;
         Ok(())
     }
 
     let start = Instant::now();
+    let (seen, nested) = tokio::sync::oneshot::channel();
     let out = Scope::root()
-        .run_timeout(SECOND, async { slow().await })
+        .run_timeout(SECOND, async { slow(seen).await })
         .await;
-    // The outer run reports its own deadline; the nested call's token
-    // would read `Parent`, since its own 60 s never came.
+    // The outer run reports its own deadline...
     assert_eq!(out.unwrap_err().cause(), Cause::Deadline);
     assert_eq!(Instant::now(), start + SECOND);
+    // ...and the nested call was cancelled by it, as a child: `Parent`,
+    // since its own 60 s never came (and not `ScopeExited`, which its end
+    // would have recorded had the caller's cancel not reached it first).
+    let nested = nested.await.unwrap();
+    assert_eq!(nested.deadline(), Some(start + SECOND));
+    assert_eq!(nested.cause(), Some(Cause::Parent));
 }
 
 #[tokio::test(start_paused = true)]

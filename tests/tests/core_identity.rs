@@ -1,11 +1,13 @@
 //! Removal is by identity: a guard removes its own slot and no other, even
 //! when one token sits under several keys whose hashes collide (same hash,
-//! same shard, same token), and when the guard is stale.
+//! same shard, same token), and when the guard is stale — also when the
+//! newer entry is under the same key and holds the same token, so that only
+//! the entry number tells them apart.
 
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
-use scoped_cancel::{Registry, RegistryEntry, Scope};
+use scoped_cancel::{Cause, Registry, RegistryEntry, Scope};
 
 /// Every value hashes alike: all keys share one hash, hence one shard and
 /// one probe sequence.
@@ -112,5 +114,73 @@ fn the_same_token_under_the_same_key_is_refused() {
     assert!(reg.insert(Colliding(5), scope.token()).is_err());
     assert!(reg.contains_key(&Colliding(5)));
     drop(first);
+    assert!(reg.is_empty());
+}
+
+/// Stale guards for the key a newer entry now holds: a scope displaced by
+/// `enter_replacing`, an indexed entry displaced the same way, and guards
+/// whose newer entry holds the very same token under the same key. None
+/// removes the newer entry, and a cancel by the key reaches only the
+/// current holder, never the stale one's token again.
+#[test]
+fn a_stale_guard_never_removes_a_newer_entry_for_the_same_key() {
+    let reg = Registry::<Colliding>::new();
+    // Neighbours in the same collision chain, which must stay untouched.
+    let neighbours: Vec<Scope> = [10, 11]
+        .into_iter()
+        .map(|k| reg.enter(Colliding(k)).expect("free"))
+        .collect();
+    let k = || Colliding(1);
+
+    // A displaced scope: its guard ends after the new holder entered.
+    let old = reg.enter(k()).expect("free");
+    let new = reg.enter_replacing(k()).expect("replaces");
+    drop(old);
+    assert!(
+        reg.contains_key(&k()),
+        "the stale scope removed the new entry"
+    );
+    assert!(reg.cancel(&k()), "the key's entry is the new, live scope");
+    assert_eq!(new.token().cause(), Some(Cause::Requested));
+    drop(new);
+    assert!(!reg.contains_key(&k()));
+
+    // The same token under the same key twice: the first entry displaced,
+    // then the token indexed again. Only the entry number differs.
+    let owner = Scope::root();
+    let first = reg.insert(k(), owner.token()).expect("free");
+    let between = reg.enter_replacing(k()).expect("replaces");
+    assert_eq!(owner.token().cause(), Some(Cause::Superseded));
+    drop(between);
+    let second = reg.insert(k(), owner.token()).expect("free again");
+    drop(first);
+    assert!(
+        reg.contains_key(&k()),
+        "a stale entry removed a newer one of the same token"
+    );
+    assert!(
+        !reg.cancel(&k()),
+        "the token under the key is already cancelled"
+    );
+    drop(second);
+    assert!(!reg.contains_key(&k()));
+
+    // A displaced scope whose own token is then indexed under its old key:
+    // the scope's guard (entry 0) must leave the index's entry alone.
+    let scope = reg.enter(k()).expect("free");
+    let between = reg.enter_replacing(k()).expect("replaces");
+    drop(between);
+    let index = reg.insert(k(), scope.token()).expect("free again");
+    drop(scope);
+    assert!(
+        reg.contains_key(&k()),
+        "a stale scope removed an entry of its own token"
+    );
+    drop(index);
+    assert!(!reg.contains_key(&k()));
+
+    assert_eq!(present(&reg, [10, 11]), BTreeSet::from([10, 11]));
+    assert!(neighbours.iter().all(|n| !n.is_cancelled()));
+    drop(neighbours);
     assert!(reg.is_empty());
 }

@@ -124,6 +124,12 @@ fn cancel_results_match_recorded_causes_under_contention() {
 /// While scopes enter, exit and get cancelled on many tasks, a watcher checks
 /// invariant 3 continuously: a key that is absent implies the last scope
 /// published for it is cancelled (the guard cancels before it unlinks).
+///
+/// The watcher must also have looked inside that window: it counts the
+/// entries it finds whose scope has already ended (cause `ScopeExited`,
+/// recorded only by the guard's drop) but which are still linked, i.e. a
+/// guard caught between its cancel and its unlink. A watcher that samples
+/// too coarsely to land there could not see the reverse order either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn absent_key_implies_its_last_scope_is_cancelled() {
     static REG: Registry<u64> = Registry::new();
@@ -131,6 +137,7 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
         Arc::new((0..KEYS).map(|_| Mutex::new(None)).collect());
     let done = Arc::new(AtomicBool::new(false));
     let checks = Arc::new(AtomicUsize::new(0));
+    let in_window = Arc::new(AtomicUsize::new(0));
     // Races that must have happened: re-entries of a key that an earlier
     // scope held, and cancels (by key, by cancel_all) that hit a live scope.
     let reentries = Arc::new(AtomicUsize::new(0));
@@ -138,8 +145,21 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
 
     let watcher = {
         let (last, done, checks) = (last.clone(), done.clone(), checks.clone());
+        let in_window = in_window.clone();
         std::thread::spawn(move || {
+            let mut round = 0u32;
             while !done.load(Ordering::Relaxed) {
+                // A report now and then: it takes every shard's lock, and the
+                // check below should run as often as it can.
+                round = round.wrapping_add(1);
+                if round % 4 == 0 {
+                    let exiting = REG
+                        .report()
+                        .iter()
+                        .filter(|info| info.cause() == Some(Cause::ScopeExited))
+                        .count();
+                    in_window.fetch_add(exiting, Ordering::Relaxed);
+                }
                 for key in 0..KEYS {
                     // Read the token first, then the key: if the key is gone,
                     // the scope that published this token has ended.
@@ -163,7 +183,7 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
             let (last, reentries, hits) = (last.clone(), reentries.clone(), hits.clone());
             tokio::spawn(async move {
                 let mut rng = XorShift(0xDEAD_BEEF ^ (t + 1));
-                for _ in 0..iterations() / 4 {
+                for _ in 0..iterations() / 2 {
                     let key = rng.next() % KEYS;
                     let scope = match REG.enter(key) {
                         Ok(scope) => scope,
@@ -220,6 +240,15 @@ async fn absent_key_implies_its_last_scope_is_cancelled() {
     assert!(
         checks.load(Ordering::Relaxed) > 0,
         "the watcher never checked anything"
+    );
+    println!(
+        "{} checks of absent keys, {} entries seen between their guard's cancel and unlink",
+        checks.load(Ordering::Relaxed),
+        in_window.load(Ordering::Relaxed)
+    );
+    assert!(
+        in_window.load(Ordering::Relaxed) > 0,
+        "the watcher never saw a guard between its cancel and its unlink"
     );
     assert!(
         reentries.load(Ordering::Relaxed) > 0,

@@ -328,7 +328,9 @@ static PROBED: Registry<Probe> = Registry::new();
 
 impl Drop for Probe {
     fn drop(&mut self) {
-        if let Some(token) = self.watched.lock().unwrap().take() {
+        // Taken out first: the lock is not held while the registry is asked.
+        let watched = self.watched.lock().unwrap().take();
+        if let Some(token) = watched {
             let cancelled = token.is_cancelled();
             let absent = !PROBED.contains_key(self);
             self.seen.lock().unwrap().push((cancelled, absent));
@@ -338,6 +340,9 @@ impl Drop for Probe {
 
 use std::sync::{Arc, Mutex};
 
+/// The key's `Drop` looks the key up in the registry: dropped under the
+/// shard's lock, that would deadlock. The guard is dropped on a thread of
+/// its own, so a deadlock fails the test (bounded) instead of hanging it.
 #[test]
 fn the_key_is_dropped_after_cancel_and_outside_the_lock() {
     let probe = Probe {
@@ -347,7 +352,13 @@ fn the_key_is_dropped_after_cancel_and_outside_the_lock() {
     };
     let scope = PROBED.enter(probe.clone()).expect("free");
     *probe.watched.lock().unwrap() = Some(scope.token());
-    drop(scope);
+    let (dropped, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(scope);
+        let _ = dropped.send(());
+    });
+    done.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the guard's drop deadlocked: the key was dropped under the shard's lock");
     // The registry's copy of the key was dropped during the guard's drop.
     assert_eq!(*probe.seen.lock().unwrap(), vec![(true, true)]);
 }

@@ -166,7 +166,7 @@ fn cancel_from_another_runtime_wakes_the_task() {
 /// Scopes made and dropped on blocking-pool threads (and one made on a
 /// worker and dropped on the pool): entries removed, causes right, and the
 /// test's leak check, which watches the pool's threads too, passes.
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn scopes_on_spawn_blocking_threads() {
     static REG: Registry<u32> = Registry::new();
     let handles: Vec<_> = (0..8u32)

@@ -19,7 +19,16 @@ fn park(scope: Scope) {
 
 /// Busy, clean work: keyed and anonymous scopes, tasks on the runtime, and
 /// a few short sleeps so that it overlaps the leaky tests' grace periods.
+/// It returns once the runtime counts none of its tasks alive (tokio's
+/// count lags a finished task on the multi-thread runtime; waiting for it
+/// here keeps the reports' task counts exact whatever the machine's speed).
 async fn clean_work(test: u32) {
+    work(test).await;
+    let alive = scoped_cancel_support::alive_tasks(Duration::from_secs(20)).await;
+    assert_eq!(alive, 0, "the clean work's tasks did not finish");
+}
+
+async fn work(test: u32) {
     let root = Scope::root_named("clean-root");
     for round in 0..5u32 {
         let mut set = tokio::task::JoinSet::new();
@@ -40,7 +49,7 @@ async fn clean_work(test: u32) {
 
 macro_rules! clean_tests {
     ($($name:ident = $n:literal,)*) => {$(
-        #[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+        #[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
         async fn $name() {
             clean_work($n).await;
         }

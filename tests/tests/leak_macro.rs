@@ -48,7 +48,7 @@ async fn a_clean_current_thread_test_passes() {
     assert!(JOBS.enter(1).unwrap().run(async {}).await.is_ok());
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_clean_multi_thread_test_passes() {
     let mut set = tokio::task::JoinSet::new();
     let root = Scope::root();

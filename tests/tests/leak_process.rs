@@ -57,9 +57,14 @@ fn process_wide_tracking_lists_every_live_scope() {
         .build()
         .unwrap();
     let in_runtime = check.block_on(&rt, async {
-        tokio::spawn(async { Scope::root_named("in-runtime") })
+        let scope = tokio::spawn(async { Scope::root_named("in-runtime") })
             .await
-            .unwrap()
+            .unwrap();
+        // The runtime's task count lags the finished task: wait for it, so
+        // that the waits below judge scopes only.
+        let alive = scoped_cancel_support::alive_tasks(Duration::from_secs(20)).await;
+        assert_eq!(alive, 0);
+        scope
     });
     assert_eq!(check.collector().len(), 1);
     assert!(names().contains(&"in-runtime".to_string()));

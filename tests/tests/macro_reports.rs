@@ -57,6 +57,17 @@ async fn a_given_name_shows_in_reports_and_shutdown_stragglers() {
         pending::<()>().await;
     }
 
+    #[scoped_cancel(
+        registry = OTHER,
+        key = 2,
+        cooperative,
+        token = _deaf,
+        name = "reports: named straggler"
+    )]
+    async fn named_straggler() {
+        pending::<()>().await;
+    }
+
     let call = tokio::spawn(custom_named("b".to_owned()));
     while !JOBS.contains_key("b") {
         tokio::task::yield_now().await;
@@ -73,17 +84,37 @@ async fn a_given_name_shows_in_reports_and_shutdown_stragglers() {
     let _ = call.await;
     assert!(!JOBS.contains_key("b"));
 
-    // A cooperative body that never looks at its token outlives shutdown:
-    // the report names it.
+    // Cooperative bodies that never look at their token outlive shutdown:
+    // the report names them, by their given name or their fn's path.
     let deaf = tokio::spawn(straggler());
-    while OTHER.is_empty() {
+    let named = tokio::spawn(named_straggler());
+    while OTHER.len() < 2 {
         tokio::task::yield_now().await;
     }
-    let report = OTHER.shutdown(std::time::Duration::from_millis(20)).await;
-    let names: Vec<&str> = report.stragglers().iter().map(|s| s.name()).collect();
+    // They never end by themselves, so any grace gives the same report.
+    let report = OTHER.shutdown(std::time::Duration::ZERO).await;
+    let mut names: Vec<(u8, &str)> = report
+        .stragglers()
+        .iter()
+        .map(|s| (*s.key(), s.name()))
+        .collect();
+    names.sort();
     // `module_path!()` does not include the enclosing test fn.
-    assert_eq!(names, [concat!(module_path!(), "::straggler")]);
+    assert_eq!(
+        names,
+        [
+            (1, concat!(module_path!(), "::straggler")),
+            (2, "reports: named straggler")
+        ]
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("reports: named straggler (key 2) at"),
+        "{report}"
+    );
     deaf.abort();
-    let _ = deaf.await;
+    named.abort();
+    let _ = (deaf.await, named.await);
     assert!(OTHER.is_empty());
 }

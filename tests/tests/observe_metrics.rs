@@ -3,6 +3,7 @@
 //! one exporter (installed before any scope runs) and each uses scope names
 //! of its own.
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::OnceLock;
@@ -288,4 +289,93 @@ fn threads_registering_and_counting_at_once_lose_no_update() {
     assert_eq!(exits("requested"), Some(total / 10.0), "{text}");
     assert_eq!(exits("scope_exited"), Some(total - total / 10.0), "{text}");
     assert!(REG.is_empty());
+}
+
+static REFUSING: Registry<u32> = Registry::new();
+
+#[scoped_cancel(registry = REFUSING, key = id, name = "m::refused")]
+async fn refused_call(id: u32) -> Result<(), scoped_cancel::Cancelled> {
+    Ok(())
+}
+
+#[test]
+fn refusals_are_never_exits() {
+    exporter();
+    const NAME: &str = "m::refused";
+    static CLOSED: Registry<u32> = Registry::new();
+    let exits = |text: &str, cause: &str| {
+        value(
+            text,
+            "scoped_cancel_scope_exits_total",
+            &[("name", NAME), ("cause", cause)],
+        )
+        .unwrap_or(0.0)
+    };
+    let causes = [
+        "requested",
+        "deadline",
+        "parent",
+        "scope_exited",
+        "panicked",
+        "shutdown",
+        "expired",
+        "superseded",
+        "key_occupied",
+        "shutting_down",
+    ];
+    let held = REFUSING.enter_named(1, NAME).unwrap();
+    runtime().block_on(async {
+        // Refused for an occupied key: by hand, and through the attribute.
+        for _ in 0..3 {
+            assert!(matches!(
+                REFUSING.enter_named(1, NAME),
+                Err(scoped_cancel::EnterError::Occupied(1))
+            ));
+        }
+        let refused = refused_call(1).await.unwrap_err();
+        assert_eq!(refused.cause(), scoped_cancel::Cause::KeyOccupied);
+        // A waiter that leaves the queue never had a scope.
+        let mut waiter = std::pin::pin!(REFUSING.enter_waiting_named(1, NAME));
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(waiter.as_mut().poll(cx).is_pending())
+        });
+        assert!(polled.await, "queued behind the holder");
+        // Refused while shutting down.
+        drop(CLOSED.shutdown(Duration::ZERO));
+        assert!(CLOSED.enter_named(2, NAME).is_err());
+        assert!(CLOSED.enter_waiting_named(2, NAME).await.is_err());
+    });
+    let text = scrape();
+    assert_eq!(
+        value(&text, "scoped_cancel_live_scopes", &[("name", NAME)]),
+        Some(1.0),
+        "only the holder is live: {text}"
+    );
+    for cause in causes {
+        assert_eq!(exits(&text, cause), 0.0, "{cause}: {text}");
+    }
+    let timed = |text: &str| {
+        value(
+            text,
+            "scoped_cancel_scope_duration_seconds_count",
+            &[("name", NAME)],
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(timed(&text), 0.0, "{text}");
+    // The holder's own end is the one exit.
+    drop(held);
+    let text = scrape();
+    assert_eq!(
+        value(&text, "scoped_cancel_live_scopes", &[("name", NAME)]),
+        Some(0.0)
+    );
+    for cause in causes {
+        let expected = if cause == "scope_exited" { 1.0 } else { 0.0 };
+        assert_eq!(exits(&text, cause), expected, "{cause}: {text}");
+    }
+    assert_eq!(timed(&text), 1.0, "{text}");
+    // No series for a refusal, under any name.
+    assert!(!text.contains(r#"cause="key_occupied""#), "{text}");
+    assert!(!text.contains(r#"cause="shutting_down""#), "{text}");
 }

@@ -99,6 +99,9 @@ async fn a_scope_that_ends_in_time_is_never_reported() {
 
 #[scoped_cancel::test]
 async fn the_watchdog_stops_when_asked_or_dropped_or_when_its_registry_is_gone() {
+    // The paused clock: the watchdogs' 1 ms ticks, and the waits below,
+    // pass in no wall time.
+    tokio::time::pause();
     static REG: Registry<u32> = Registry::new();
     let before = alive_tasks();
     let watchdog = REG.watchdog(MINUTE, Duration::from_millis(1));
@@ -111,8 +114,9 @@ async fn the_watchdog_stops_when_asked_or_dropped_or_when_its_registry_is_gone()
     let registry: Registry<u32> = Registry::new();
     let orphaned = registry.watchdog(MINUTE, Duration::from_millis(1));
     drop(registry);
-    // Both tasks end at their next poll, with nothing left behind (the
-    // test's leak check also looks for their scopes).
+    // Both tasks end at their next tick, with nothing left behind (the
+    // test's leak check also looks for their scopes). On the paused clock,
+    // a hundred ticks pass in no wall time.
     for _ in 0..100 {
         if alive_tasks() == before {
             break;
@@ -121,6 +125,7 @@ async fn the_watchdog_stops_when_asked_or_dropped_or_when_its_registry_is_gone()
     }
     assert_eq!(alive_tasks(), before);
     drop(orphaned);
+    tokio::time::resume();
 }
 
 #[scoped_cancel(name = "observe_watchdog::dumped")]

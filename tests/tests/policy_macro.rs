@@ -8,15 +8,17 @@ use std::time::Duration;
 use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry, Scope, Token};
 
 /// Spins the scheduler until `cond` holds (a spawned call enters at its
-/// first poll); bounded, so a bug fails instead of hanging.
+/// first poll); bounded in wall time, generously, so a bug fails instead of
+/// hanging and a slow machine does not.
 async fn until(cond: impl Fn() -> bool) {
-    for _ in 0..100_000 {
-        if cond() {
-            return;
-        }
+    let started = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "condition never held"
+        );
         tokio::task::yield_now().await;
     }
-    panic!("condition never held");
 }
 
 static REFUSING: Registry<u64> = Registry::new();

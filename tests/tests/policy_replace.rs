@@ -169,16 +169,68 @@ fn many_replaces_racing_each_other() {
     replaces_race(6);
 }
 
+/// Bodies that are running, each with its call's token: at most one of them
+/// may hold a live (un-cancelled) token at any moment.
+#[derive(Default)]
+struct Running(std::sync::Mutex<Vec<(usize, scoped_cancel::Token)>>);
+
+/// Registered while a body runs; removed when the body is dropped.
+struct InBody {
+    running: Arc<Running>,
+    call: usize,
+}
+
+impl InBody {
+    fn enter(running: Arc<Running>, call: usize) -> InBody {
+        let token = scoped_cancel::Token::current().expect("inside the call's scope");
+        let mut list = running.0.lock().unwrap();
+        list.push((call, token));
+        let live: Vec<usize> = list
+            .iter()
+            .filter(|(_, t)| !t.is_cancelled())
+            .map(|(c, _)| *c)
+            .collect();
+        assert!(
+            live.len() <= 1,
+            "calls {live:?} run at once with live tokens"
+        );
+        drop(list);
+        InBody { running, call }
+    }
+}
+
+impl Drop for InBody {
+    fn drop(&mut self) {
+        let mut list = self.running.0.lock().unwrap();
+        list.retain(|(c, _)| *c != self.call);
+    }
+}
+
 /// Replaces racing on a multi-thread runtime, each body raced against its
-/// token: every superseded call returns `Superseded`, and at most one call
-/// runs at a time per key once the previous one has seen its cancellation.
+/// token: every superseded call returns `Superseded`; whenever a body runs,
+/// every call entered before it is already cancelled and no other running
+/// body holds a live token (one live holder per key); and every superseded
+/// body is dropped once its task sees the cancellation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn superseded_calls_return_superseded() {
+    const CALLS: usize = 200;
     let reg = Arc::new(Registry::<u64>::new());
-    let calls: Vec<_> = (0..200)
-        .map(|_| {
+    let running: Arc<Running> = Arc::default();
+    let entered: Arc<std::sync::Mutex<Vec<scoped_cancel::Token>>> = Arc::default();
+    let calls: Vec<_> = (0..CALLS)
+        .map(|call| {
             let scope = reg.enter_replacing(1).unwrap();
-            tokio::spawn(scope.run(std::future::pending::<()>()))
+            entered.lock().unwrap().push(scope.token());
+            let (entered, running) = (entered.clone(), running.clone());
+            tokio::spawn(scope.run(async move {
+                let _in_body = InBody::enter(running, call);
+                let earlier = entered.lock().unwrap()[..call].to_vec();
+                assert!(
+                    earlier.iter().all(|t| t.is_cancelled()),
+                    "call {call} runs while an earlier call is live"
+                );
+                std::future::pending::<()>().await;
+            }))
         })
         .collect();
     // Only the last one is left live: cancel it, then every call has ended.
@@ -191,6 +243,10 @@ async fn superseded_calls_return_superseded() {
             other => panic!("unexpected cause {other:?}"),
         }
     }
-    assert_eq!(superseded, 199);
+    assert_eq!(superseded, CALLS - 1);
     assert!(reg.is_empty());
+    assert!(
+        running.0.lock().unwrap().is_empty(),
+        "a body outlived its call"
+    );
 }

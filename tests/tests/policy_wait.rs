@@ -286,30 +286,61 @@ async fn shutdown_racing_a_hand_off() {
     );
 }
 
-#[tokio::test]
-async fn waiters_sleep_until_the_key_is_theirs() {
-    let reg = Arc::new(Registry::<u64>::new());
-    let holder = reg.enter(1).unwrap();
-    let polls = Arc::new(AtomicUsize::new(0));
-    let mut wait = reg.enter_waiting(1);
-    // Its own task, so that only its own wake-ups poll it.
-    let waiter = tokio::spawn({
-        let polls = polls.clone();
-        std::future::poll_fn(move |cx| {
-            polls.fetch_add(1, Ordering::SeqCst);
-            std::pin::Pin::new(&mut wait).poll(cx)
-        })
-    });
+/// Lets every task that is ready run (current-thread runtime): a woken
+/// waiter would be polled before this returns.
+async fn let_others_run() {
     for _ in 0..100 {
         tokio::task::yield_now().await;
     }
-    assert_eq!(polls.load(Ordering::SeqCst), 1, "polled again while queued");
+}
+
+/// Several waiters, each in its own task that counts its polls: a waiter is
+/// polled once to queue and once more when the key is handed to it, and
+/// never while another waiter is given the key. A wake-all would poll every
+/// queued waiter at each hand-off.
+#[tokio::test]
+async fn waiters_sleep_until_the_key_is_theirs() {
+    const WAITERS: usize = 4;
+    let reg = Arc::new(Registry::<u64>::new());
+    let holder = reg.enter(1).unwrap();
+    let polls: Vec<Arc<AtomicUsize>> = (0..WAITERS).map(|_| Arc::default()).collect();
+    let waiters: Vec<_> = polls
+        .iter()
+        .map(|polls| {
+            let mut wait = reg.enter_waiting(1);
+            let polls = polls.clone();
+            // Its own task, so that only its own wake-ups poll it.
+            tokio::spawn(std::future::poll_fn(move |cx| {
+                polls.fetch_add(1, Ordering::SeqCst);
+                std::pin::Pin::new(&mut wait).poll(cx)
+            }))
+        })
+        .collect();
+    let_others_run().await;
+    let counts = || {
+        polls
+            .iter()
+            .map(|p| p.load(Ordering::SeqCst))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(), [1; WAITERS], "polled again while queued");
     drop(holder);
-    let scope: Scope = waiter.await.unwrap().unwrap();
-    // Polled once to queue, once when woken: no busy loop.
-    assert_eq!(polls.load(Ordering::SeqCst), 2);
-    drop(scope);
+    for (turn, waiter) in waiters.into_iter().enumerate() {
+        let scope: Scope = waiter.await.unwrap().unwrap();
+        let_others_run().await;
+        // Done: twice each (queued, then handed the key); queued: once.
+        let expected: Vec<usize> = (0..WAITERS)
+            .map(|w| if w <= turn { 2 } else { 1 })
+            .collect();
+        assert_eq!(
+            counts(),
+            expected,
+            "turn {turn}: a waiter woken out of turn"
+        );
+        drop(scope);
+    }
     assert!(reg.is_empty());
+    assert_eq!(reg.waiting(), 0);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use tower_support::{client, get, Server};
 static JOBS: Registry<u64> = Registry::new();
 const NAME: &str = "debug::job";
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn debug_scopes_serves_the_dump_as_text_or_json() {
     let enter = |k| JOBS.enter_named(k, NAME).unwrap();
     let line = line!() - 1; // of the enter above

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use scoped_cancel::tower::{parse_grpc_timeout, PropagateDeadlineLayer, ScopeLayer};
-use scoped_cancel::{Cause, Registry, Scope, Token};
+use scoped_cancel::{Cause, Registry, Token};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::body::Body;
@@ -31,8 +31,12 @@ use tonic_prost::ProstCodec;
 use tower::ServiceExt;
 use tower_support::{eventually, within, Server};
 
-const SECOND: Duration = Duration::from_secs(1);
+/// A generous bound for something that must happen; only a bug reaches it.
 const LIMIT: Duration = Duration::from_secs(10);
+/// A deadline a handler must outlive: it has to reach its first await
+/// (or its callee) before this passes. Wide for a loaded machine; tests
+/// that wait for a deadline to pass take this long.
+const DEADLINE: Duration = Duration::from_secs(2);
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Ask {
@@ -164,12 +168,13 @@ fn server_b(seen: Seen) -> impl Fn(tonic::Request<Ask>) -> Reply + Send + Sync +
     move |r| Box::pin(service_b(seen.clone(), r))
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_passes_its_deadline_to_b_which_sees_no_later_one() {
     let (seen_b, mut b_saw) = mpsc::unbounded_channel();
     let b = serve(ScopeLayer::new().name("B"), server_b(seen_b)).await;
-    // The margin covers the request's transit on loopback.
-    let margin = Duration::from_millis(250);
+    // The margin covers the request's transit on loopback, with room to
+    // spare on a loaded machine.
+    let margin = Duration::from_secs(2);
     let to_b = tower::ServiceBuilder::new()
         .layer(PropagateDeadlineLayer::new().margin(margin))
         .service(channel(&b).await);
@@ -196,30 +201,39 @@ async fn a_passes_its_deadline_to_b_which_sees_no_later_one() {
         .await
         .unwrap();
     let (a_deadline, a_left_before_call) = a_saw.recv().await.unwrap();
-    let b_saw = b_saw.recv().await.unwrap();
+    let b_first = b_saw.recv().await.unwrap();
     let a_deadline = a_deadline.unwrap();
-    let b_deadline = b_saw.deadline.expect("B got a deadline");
+    let b_deadline = b_first.deadline.expect("B got a deadline");
     assert!(
         b_deadline <= a_deadline,
         "B {b_deadline:?} later than A {a_deadline:?}"
     );
     // What went over the wire never exceeds what A had left, less the margin.
-    let sent = b_saw.header.expect("grpc-timeout sent");
+    let sent = b_first.header.expect("grpc-timeout sent");
     let a_left = a_left_before_call.unwrap();
     assert!(sent <= a_left - margin, "sent {sent:?}, A had {a_left:?}");
     let budget = Duration::from_micros(answer.budget_us.unwrap());
     assert!(budget > Duration::ZERO && budget <= sent, "{budget:?}");
 
-    // A caller's own shorter timeout wins over A's 5 s, and A passes it on.
+    // A caller's own shorter timeout wins over A's 5 s, and A passes it on
+    // (less the margin).
     let mut request = tonic::Request::new(Ask { wait_ms: 0 });
-    request.set_timeout(Duration::from_millis(1500));
-    let answer = ask(channel(&a).await, request).await.unwrap();
-    assert!(answer.budget_us.unwrap() <= 1_500_000);
+    request.set_timeout(Duration::from_secs(4));
+    let answer = within(LIMIT, "A answers", ask(channel(&a).await, request))
+        .await
+        .unwrap();
+    let budget = Duration::from_micros(answer.budget_us.unwrap());
+    assert!(budget <= Duration::from_secs(4) - margin, "{budget:?}");
+    let sent = within(LIMIT, "B called", b_saw.recv())
+        .await
+        .unwrap()
+        .header;
+    assert!(sent.unwrap() <= Duration::from_secs(4) - margin, "{sent:?}");
     a.stop().await;
     b.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn when_as_deadline_passes_bs_handler_is_cancelled() {
     let (seen_b, mut b_saw) = mpsc::unbounded_channel();
     let b = serve(ScopeLayer::new().name("B"), server_b(seen_b)).await;
@@ -227,9 +241,7 @@ async fn when_as_deadline_passes_bs_handler_is_cancelled() {
         .layer(PropagateDeadlineLayer::new())
         .service(channel(&b).await);
     let a = serve(
-        ScopeLayer::new()
-            .name("A")
-            .timeout(Duration::from_millis(200)),
+        ScopeLayer::new().name("A").timeout(DEADLINE),
         move |_r: tonic::Request<Ask>| {
             let to_b = to_b.clone();
             // B waits for a minute: only A's deadline can stop it.
@@ -251,14 +263,14 @@ async fn when_as_deadline_passes_bs_handler_is_cancelled() {
     .await
     .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(started.elapsed() >= DEADLINE);
     let Saw {
         token: b_token,
         deadline,
         ..
-    } = b_saw.recv().await.unwrap();
+    } = within(LIMIT, "B called", b_saw.recv()).await.unwrap();
     assert!(deadline.is_some());
-    within(SECOND, "B cancelled", b_token.cancelled()).await;
+    within(LIMIT, "B cancelled", b_token.cancelled()).await;
     // B's own copy of the deadline or A's hang-up, whichever came first.
     let cause = b_token.cause().unwrap();
     assert!(
@@ -269,7 +281,7 @@ async fn when_as_deadline_passes_bs_handler_is_cancelled() {
     b.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "2s")]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn refusals_and_cancellations_arrive_as_tonic_status_codes() {
     static CALLS: Registry<String> = Registry::new();
     let key = |parts: &http::request::Parts| {
@@ -305,12 +317,14 @@ async fn refusals_and_cancellations_arrive_as_tonic_status_codes() {
         .layer(PropagateDeadlineLayer::new())
         .service(channel.clone());
     let mut r = tonic::Request::new(Ask { wait_ms: 60_000 });
-    r.set_timeout(Duration::from_millis(50));
-    let status = ask(propagating, r).await.unwrap_err();
+    r.set_timeout(DEADLINE);
+    let status = within(LIMIT, "expired", ask(propagating, r))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    let token = saw.recv().await.unwrap().token;
+    let token = within(LIMIT, "B called", saw.recv()).await.unwrap().token;
     // The server's own timer, or the client's hang-up at the same moment.
-    within(SECOND, "B cancelled", token.cancelled()).await;
+    within(LIMIT, "B cancelled", token.cancelled()).await;
     let cause = token.cause().unwrap();
     assert!(
         matches!(cause, Cause::Deadline | Cause::ScopeExited),
@@ -344,7 +358,7 @@ async fn refusals_and_cancellations_arrive_as_tonic_status_codes() {
     // Shutdown: UNAVAILABLE, for the call in flight and for a late one.
     let inflight = tokio::spawn(ask(channel.clone(), with_id("c2", 60_000)));
     within(LIMIT, "started", saw.recv()).await.unwrap();
-    let report = CALLS.shutdown(SECOND).await;
+    let report = CALLS.shutdown(LIMIT).await;
     assert!(report.is_clean(), "{report}");
     let status = within(LIMIT, "shut down", inflight)
         .await
@@ -354,12 +368,64 @@ async fn refusals_and_cancellations_arrive_as_tonic_status_codes() {
     let late = ask(channel.clone(), with_id("c3", 0)).await.unwrap_err();
     assert_eq!(late.code(), Code::Unavailable);
     CALLS.reopen();
-    assert!(eventually(SECOND, || CALLS.is_empty()).await);
+    assert!(eventually(LIMIT, || CALLS.is_empty()).await);
     drop(channel);
     b.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2)]
+/// A client service that counts the requests handed to it: what
+/// `PropagateDeadline` passes on is what would have been sent.
+#[derive(Clone)]
+struct Counting<S> {
+    inner: S,
+    calls: Arc<AtomicUsize>,
+}
+
+impl<S: tower::Service<R>, R> tower::Service<R> for Counting<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> S::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.call(req)
+    }
+}
+
+type GrpcClient = scoped_cancel::tower::PropagateDeadline<Counting<Channel>>;
+
+/// Calls B from inside a scope whose 1 ms deadline has passed: the body is
+/// cooperative, so it runs on after the deadline and makes the call with a
+/// spent budget whatever the machine's speed.
+#[scoped_cancel::scoped_cancel(timeout = "1ms", cooperative, token = token)]
+async fn ask_after_the_deadline(to_b: GrpcClient) -> Option<Result<Answer, Status>> {
+    token.cancelled().await;
+    assert_eq!(token.cause(), Some(Cause::Deadline));
+    Some(ask(to_b, tonic::Request::new(Ask { wait_ms: 0 })).await)
+}
+
+type HttpClient = scoped_cancel::tower::PropagateDeadline<Counting<tower_support::HttpClient>>;
+
+/// The same for a plain HTTP request; the cause of the error it fails with.
+#[scoped_cancel::scoped_cancel(timeout = "1ms", cooperative, token = token)]
+async fn get_after_the_deadline(http: HttpClient, url: String) -> Option<Option<Cause>> {
+    token.cancelled().await;
+    let req = http::Request::get(url)
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let err = http.oneshot(req).await.err()?;
+    Some(
+        err.downcast::<scoped_cancel::Cancelled>()
+            .ok()
+            .map(|c| c.cause()),
+    )
+}
+
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn a_spent_budget_fails_at_once_without_sending() {
     let (seen, mut saw) = mpsc::unbounded_channel();
     let handled = Arc::new(AtomicUsize::new(0));
@@ -371,45 +437,57 @@ async fn a_spent_budget_fails_at_once_without_sending() {
         }
     })
     .await;
+    let sent = Arc::new(AtomicUsize::new(0));
     let to_b = tower::ServiceBuilder::new()
         .layer(PropagateDeadlineLayer::new())
-        .service(channel(&b).await);
+        .service(Counting {
+            inner: channel(&b).await,
+            calls: sent.clone(),
+        });
 
-    // Inside a scope whose deadline has passed (its body runs first, once).
-    let caller = Scope::root();
-    let spent = caller.run_deadline(Instant::now() - Duration::from_millis(1), {
-        let to_b = to_b.clone();
-        async move { ask(to_b, tonic::Request::new(Ask { wait_ms: 0 })).await }
-    });
-    match spent.await {
-        Ok(out) => assert_eq!(out.unwrap_err().code(), Code::DeadlineExceeded),
-        Err(cancelled) => assert_eq!(cancelled.cause(), Cause::Deadline),
-    }
-    assert_eq!(handled.load(Ordering::SeqCst), 0, "the request was sent");
+    // gRPC: a local trailers-only DEADLINE_EXCEEDED, nothing handed to the
+    // channel.
+    let status = within(LIMIT, "spent", ask_after_the_deadline(to_b.clone()))
+        .await
+        .expect("the cooperative body ran to its end")
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(sent.load(Ordering::SeqCst), 0, "the request was sent");
 
-    // A plain HTTP request with a spent budget fails with `Cancelled`.
+    // Plain HTTP: fails with `Cancelled` (cause `Deadline`), nothing sent.
     let http = tower::ServiceBuilder::new()
         .layer(PropagateDeadlineLayer::new())
-        .service(tower_support::client());
-    let out = Scope::root()
-        .run_deadline(Instant::now() - Duration::from_millis(1), async move {
-            let req = http::Request::get(b.url("/"))
-                .body(http_body_util::Empty::new())
-                .unwrap();
-            let err = http.oneshot(req).await.unwrap_err();
-            let cancelled = err.downcast::<scoped_cancel::Cancelled>().unwrap();
-            assert_eq!(cancelled.cause(), Cause::Deadline);
-            b
-        })
-        .await;
-    if let Ok(b) = out {
-        b.stop().await;
-    }
+        .service(Counting {
+            inner: tower_support::client(),
+            calls: sent.clone(),
+        });
+    let cause = within(
+        LIMIT,
+        "spent",
+        get_after_the_deadline(http.clone(), b.url("/")),
+    )
+    .await
+    .expect("the cooperative body ran to its end");
+    assert_eq!(cause, Some(Cause::Deadline));
+    assert_eq!(sent.load(Ordering::SeqCst), 0, "the request was sent");
+
+    // The counter sees a request that is sent: one with a budget left
+    // goes through, and it is the only one B handled.
+    let answer = within(LIMIT, "sent", async {
+        ask(to_b, tonic::Request::new(Ask { wait_ms: 0 })).await
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer.budget_us, None);
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+    assert!(saw.try_recv().is_ok());
     assert!(saw.try_recv().is_err());
-    assert_eq!(handled.load(Ordering::SeqCst), 0);
+    drop(http);
+    b.stop().await;
 }
 
-#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "2s")]
+#[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn under_tonics_own_server_the_layer_still_scopes_each_call() {
     // tonic's `transport::Server` runs its own `grpc-timeout` timer outside
     // every user layer and answers CANCELLED when it fires; the layer's
@@ -457,14 +535,19 @@ async fn under_tonics_own_server_the_layer_still_scopes_each_call() {
     assert!(saw.recv().await.unwrap().deadline.is_none());
 
     let mut r = tonic::Request::new(Ask { wait_ms: 60_000 });
-    r.set_timeout(Duration::from_millis(50));
-    let status = ask(channel.clone(), r).await.unwrap_err();
+    r.set_timeout(DEADLINE);
+    let status = within(LIMIT, "expired", ask(channel.clone(), r))
+        .await
+        .unwrap_err();
     assert!(
         matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded),
         "{status:?}"
     );
-    let token = saw.recv().await.unwrap().token;
-    within(SECOND, "handler's scope ended", token.cancelled()).await;
+    let token = within(LIMIT, "handler called", saw.recv())
+        .await
+        .unwrap()
+        .token;
+    within(LIMIT, "handler's scope ended", token.cancelled()).await;
 
     let mut r = tonic::Request::new(Ask { wait_ms: 60_000 });
     r.metadata_mut().insert("x-call-id", "t1".parse().unwrap());
@@ -474,7 +557,7 @@ async fn under_tonics_own_server_the_layer_still_scopes_each_call() {
     let status = within(LIMIT, "cancelled", call).await.unwrap().unwrap_err();
     assert_eq!(status.code(), Code::Cancelled, "{status:?}");
     assert_eq!(token.cause(), Some(Cause::Requested));
-    assert!(eventually(SECOND, || CALLS.is_empty()).await);
+    assert!(eventually(LIMIT, || CALLS.is_empty()).await);
 
     drop(channel);
     let _ = stop.send(());

@@ -19,7 +19,9 @@
 //! cancel endpoint: the map keeps the entry, the server's root keeps the
 //! child token, and the watcher waits forever. The guarded and scoped
 //! servers clean up on every exit; the difference is who has to remember.
-//! Every number printed is measured in the run (`measure.rs`).
+//! Every number printed is measured in the run (`measure.rs`). The demo
+//! exits with status 1 if the naive server leaves nothing behind or either
+//! other server leaves anything (entries, tasks or heap bytes).
 
 mod cli;
 mod measure;
@@ -283,4 +285,22 @@ fn main() {
         opts.settle,
         started.elapsed()
     );
+    // The demo's claim, checked: the naive server leaks entries, tasks and
+    // heap; the guarded and scoped ones leave none of the three. Exit 1
+    // otherwise, so that CI notices a demo that no longer shows it.
+    let [naive, guarded, scoped] = &runs;
+    let failures: Vec<String> = [
+        naive.verdict(true),
+        guarded.verdict(false),
+        scoped.verdict(false),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    if !failures.is_empty() {
+        for failure in &failures {
+            eprintln!("error: {failure}");
+        }
+        std::process::exit(1);
+    }
 }

@@ -165,6 +165,35 @@ impl Tally {
 }
 
 impl Measured {
+    /// `Err` naming what is wrong if the server left something behind
+    /// (`should_leak` false) or left nothing (`should_leak` true: the demo
+    /// would then show nothing).
+    pub fn verdict(&self, should_leak: bool) -> Result<(), String> {
+        let left = [
+            ("entries", self.entries as isize),
+            ("tasks", self.tasks as isize),
+            ("heap bytes", self.heap),
+        ];
+        let wrong: Vec<String> = left
+            .iter()
+            .filter(|(_, n)| (*n == 0) == should_leak)
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect();
+        match (wrong.is_empty(), should_leak) {
+            (true, _) => Ok(()),
+            (false, true) => Err(format!(
+                "{}: expected to leak, but left {}",
+                self.title,
+                wrong.join(", ")
+            )),
+            (false, false) => Err(format!(
+                "{}: expected to leave nothing, but left {}",
+                self.title,
+                wrong.join(", ")
+            )),
+        }
+    }
+
     pub fn print(&self) {
         let t = &self.tally;
         println!();
