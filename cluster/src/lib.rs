@@ -167,10 +167,11 @@
 #![warn(missing_docs)]
 
 // Layers, each using only those above it: `key`, `names`, `error`,
-// `settings`, `identity`, `redact`, `scripts`, `conn` -> `release` ->
-// `state` -> `claim`, `lease`, `listen` -> `registry` -> `report`,
-// `builder`.
+// `settings`, `identity`, `redact`, `reason` -> `scripts`, `conn` ->
+// `release` -> `state` -> `claim`, `lease`, `listen` -> `registry` ->
+// `cancel`, `report`, `builder`.
 mod builder;
+mod cancel;
 mod claim;
 mod conn;
 mod error;
@@ -179,6 +180,7 @@ mod key;
 mod lease;
 mod listen;
 mod names;
+mod reason;
 mod redact;
 mod registry;
 mod release;
@@ -191,5 +193,6 @@ pub use builder::Builder;
 pub use error::ClusterError;
 pub use key::ClusterKey;
 pub use names::Holder;
+pub use reason::MAX_REASON_LEN;
 pub use registry::{ClusterRegistry, RunResult};
 pub use report::ClusterScope;
