@@ -63,7 +63,8 @@ impl<K: ClusterKey> Inner<K> {
     }
 
     /// One round: extend every live claim, cancel the lost ones, pass on
-    /// pending cancels with their reasons. Gives up at `by` or the earliest local lease end.
+    /// pending cancels with their reasons. Gives up at `by` or the earliest
+    /// local lease end.
     async fn renew_round(&self, by: Instant) {
         let (claims, earliest) = {
             let held = self.held();

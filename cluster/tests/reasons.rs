@@ -3,7 +3,8 @@
 //! reason given on node A reaches the scope node B holds, by pub/sub and,
 //! when B hears no message, at B's renewal; the first cancel of a holder
 //! wins, reason included; reasons of any text and size keep the messages'
-//! framing. Without the binary these fail, unless
+//! framing; a lost claim ends the call with `Parent`, not with its
+//! lease's own end. Without the binary these fail, unless
 //! `SCOPED_CANCEL_SKIP_REDIS=1` asks for the skip. Time bounds are derived
 //! from each test's lease with a wide margin.
 
