@@ -20,7 +20,9 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     /// marker naming the holder's claim (kept for two leases) is read at
     /// its next renewal, so the cancel arrives within one renewal interval
     /// even when the message is lost. The marker names that claim only: a
-    /// later holder of the key is not cancelled by it.
+    /// later holder of the key is not cancelled by it. A scope of this node
+    /// on the key is cancelled when Redis has answered, or when the command
+    /// times out (Redis, not this node's view, says who holds the key).
     pub async fn cancel(&self, key: &K) -> Result<bool, ClusterError<K>> {
         self.cancel_as(key, None).await
     }
