@@ -1,5 +1,6 @@
 //! Two "nodes" (two registries, as two processes would have) share one
-//! Redis: a job runs on node A, node B sees who holds it and cancels it.
+//! Redis: a job runs on node A, node B sees who holds it and cancels it
+//! with a reason, which node A's job reports.
 //!
 //! ```text
 //! redis-server --port 6379 --save "" &   # any Redis 6.2+
@@ -49,12 +50,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("B's cluster report: {scope}");
     }
 
-    println!("B: cancel {job} -> {}", b.cancel(&job).await?);
-    let outcome = running.await?;
-    println!(
-        "A: job ended: {:?}",
-        outcome.map(|r| r.map_err(|c| c.cause()))
-    );
+    let found = b
+        .cancel_with_reason(&job, "the customer closed the order")
+        .await?;
+    println!("B: cancel {job} with a reason -> {found}");
+    match running.await?? {
+        Ok(_) => println!("A: job ended"),
+        // "cancelled: cancellation was requested (the customer closed the order)"
+        Err(cancelled) => println!("A: job stopped: {cancelled}"),
+    }
 
     // The claim is gone at once: B takes the key now.
     tokio::time::sleep(Duration::from_millis(20)).await;

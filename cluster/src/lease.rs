@@ -5,11 +5,11 @@
 use std::sync::{Arc, Weak};
 
 use futures_util::future::try_join_all;
-use scoped_cancel::Scope;
 use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::key::ClusterKey;
-use crate::state::{later, Inner};
+use crate::scripts::Renewed;
+use crate::state::{later, Inner, Lease};
 
 /// Most keys per script call within a round.
 const BATCH: usize = 256;
@@ -53,7 +53,7 @@ impl<K: ClusterKey> Inner<K> {
 
     /// Cancels (with `Cause::Parent`) every scope whose local lease is over.
     fn expire_overdue(&self, now: Instant) {
-        let lost: Vec<Scope> = self
+        let lost: Vec<Lease> = self
             .held()
             .values_mut()
             .filter(|h| h.expires <= now)
@@ -63,7 +63,8 @@ impl<K: ClusterKey> Inner<K> {
     }
 
     /// One round: extend every live claim, cancel the lost ones, pass on
-    /// pending cancels. Gives up at `by` or the earliest local lease end.
+    /// pending cancels with their reasons. Gives up at `by` or the earliest
+    /// local lease end.
     async fn renew_round(&self, by: Instant) {
         let (claims, earliest) = {
             let held = self.held();
@@ -105,26 +106,25 @@ impl<K: ClusterKey> Inner<K> {
                     continue;
                 }
                 match status {
-                    0 => lost.extend(h.lease.take()),
-                    _ => {
+                    Renewed::Lost => lost.extend(h.lease.take()),
+                    Renewed::Kept => h.expires = expires,
+                    Renewed::Cancel(reason) => {
                         h.expires = expires;
-                        if status == 2 {
-                            cancel.push(h.key.clone());
-                        }
+                        cancel.push((h.key.clone(), reason));
                     }
                 }
             }
         }
         drop(lost);
-        for key in cancel {
-            self.local.cancel(&key);
+        for (key, reason) in cancel {
+            self.cancel_key(&key, reason);
         }
     }
 
     /// Sends the round as one script call per batch, all at once (they
     /// share the connection's pipeline). A script cache emptied by a restart
     /// or failover (`NOSCRIPT`) is refilled by the call itself.
-    async fn extend(&self, claims: &[Claim]) -> redis::RedisResult<Vec<i64>> {
+    async fn extend(&self, claims: &[Claim]) -> redis::RedisResult<Vec<Renewed>> {
         let calls = claims.chunks(BATCH).map(|chunk| {
             let mut conn = self.conn.clone();
             let mut call = self.scripts.renew.prepare_invoke();
@@ -135,7 +135,7 @@ impl<K: ClusterKey> Inner<K> {
             for (_, _, value) in chunk {
                 call.arg(&**value);
             }
-            async move { call.invoke_async::<Vec<i64>>(&mut conn).await }
+            async move { call.invoke_async::<Vec<Renewed>>(&mut conn).await }
         });
         let replies = try_join_all(calls).await?;
         Ok(replies.into_iter().flatten().collect())

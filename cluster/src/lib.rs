@@ -30,6 +30,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A cancel may carry a reason, which reaches the holder's node: its
+//! token, the `Cancelled` its call returns and that node's reports show
+//! it, as for a local [`Registry::cancel_with_reason`](scoped_cancel::Registry::cancel_with_reason).
+//!
+//! ```no_run
+//! # async fn demo(jobs: scoped_cancel_redis::ClusterRegistry<String>) -> Result<(), Box<dyn std::error::Error>> {
+//! // Node A: the job was entered on node B.
+//! jobs.cancel_with_reason(&"export-7".to_string(), "user 42 deleted the report")
+//!     .await?;
+//!
+//! // Node B, in the job's caller:
+//! match jobs.run("export-7".to_string(), async { /* the export */ }).await? {
+//!     Ok(()) => {}
+//!     Err(cancelled) => eprintln!("export-7 stopped: {cancelled}"),
+//!     // "cancelled: cancellation was requested (user 42 deleted the report)"
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # How it works
 //!
 //! - **Claim.** `enter` runs one script: if the key is free it takes a
@@ -64,6 +83,16 @@
 //!   once; the marker is read by the holder's next renewal, so a lost
 //!   message costs at most one renewal interval. A marker never cancels a
 //!   later holder of the key. Each resubscribe triggers a renewal round.
+//! - **Reasons.** `cancel_with_reason` puts the reason in the marker, after
+//!   the claim's value and a space, and at the end of the message, after
+//!   the length-prefixed key: any text fits, and reasons over
+//!   [`MAX_REASON_LEN`] bytes are cut. The holder's renewal reads the
+//!   marker's reason with it. The first cancel of a holder wins, reason
+//!   included: a marker already naming the holder is kept, and later
+//!   cancels publish its reason, not theirs. A cancel asks Redis before it
+//!   cancels a scope of its own node, which then gets the reason Redis
+//!   kept. Nodes of the previous version hear such a cancel without its
+//!   reason, and their own cancels may replace a pending one.
 //! - **Redis restarted.** The connection is re-made on the next command. A
 //!   key that survived (persistence on) still holds this scope's value, so
 //!   renewal re-asserts it; a key that is gone cancels its scope
@@ -119,10 +148,11 @@
 //!
 //! # Causes
 //!
-//! | event | cause seen by the scope's token |
+//! | event | cause seen by the scope's token and by the `Cancelled` its call returns |
 //! | --- | --- |
 //! | `cancel(&key)` on any node | `Requested` |
-//! | claim lost (deleted, taken, Redis restarted empty) or not renewed in time | `Parent` (the lease is the scope's parent) |
+//! | `cancel_with_reason(&key, reason)` on any node | `Requested`, with the reason |
+//! | claim lost (deleted, taken, Redis restarted empty) or not renewed in time | `Parent` (the lease is the scope's parent, adopted from outside the scope tree, so the call reads `Parent` too) |
 //! | `shutdown` | `Shutdown` |
 //! | the scope's own end | `ScopeExited` / `Panicked`, as for any scope |
 //!
@@ -137,9 +167,11 @@
 //!
 //! # Redis layout
 //!
-//! In namespace `ns`: `{ns}:k:<key>` (the claim, with a TTL),
-//! `{ns}:x:<key>` (a pending cancel, TTL two leases), `{ns}:fence` (one
-//! counter), channel `{ns}:cancel:<node>`. Every key starts with the hash
+//! In namespace `ns`: `{ns}:k:<key>` (the claim `node|scope|fence|since`,
+//! with a TTL), `{ns}:x:<key>` (a pending cancel: the claim it names, then
+//! a space and the reason if one was given; TTL two leases), `{ns}:fence`
+//! (one counter), channel `{ns}:cancel:<node>` (messages `claim len
+//! lease-key[ reason]`, `len` the lease key's length in bytes). Every key starts with the hash
 //! tag `{ns}` (which is why the namespace must not be empty), so a
 //! namespace lives in one Redis Cluster slot and every script's keys are in
 //! that slot.
@@ -167,10 +199,11 @@
 #![warn(missing_docs)]
 
 // Layers, each using only those above it: `key`, `names`, `error`,
-// `settings`, `identity`, `redact`, `scripts`, `conn` -> `release` ->
-// `state` -> `claim`, `lease`, `listen` -> `registry` -> `report`,
-// `builder`.
+// `settings`, `identity`, `redact`, `reason` -> `scripts`, `conn` ->
+// `release` -> `state` -> `claim`, `lease`, `listen` -> `registry` ->
+// `cancel`, `report`, `builder`.
 mod builder;
+mod cancel;
 mod claim;
 mod conn;
 mod error;
@@ -179,6 +212,7 @@ mod key;
 mod lease;
 mod listen;
 mod names;
+mod reason;
 mod redact;
 mod registry;
 mod release;
@@ -191,5 +225,6 @@ pub use builder::Builder;
 pub use error::ClusterError;
 pub use key::ClusterKey;
 pub use names::Holder;
+pub use reason::MAX_REASON_LEN;
 pub use registry::{ClusterRegistry, RunResult};
 pub use report::ClusterScope;

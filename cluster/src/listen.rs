@@ -1,5 +1,5 @@
-//! The pub/sub listener: cancels from other nodes, at once when the message
-//! arrives. A dropped subscription is re-made (trying each given URL in
+//! The pub/sub listener: cancels from other nodes (with their reasons), at
+//! once when the message arrives. A dropped subscription is re-made (trying each given URL in
 //! turn: in a Redis Cluster a message published on any node reaches every
 //! node), and each (re)subscribe kicks a renewal round, which reads any
 //! cancel marker missed meanwhile.
@@ -12,6 +12,7 @@ use redis::aio::PubSub;
 use tokio::time::timeout;
 
 use crate::key::ClusterKey;
+use crate::reason::clip;
 use crate::scripts::parse_cancel;
 use crate::state::Inner;
 
@@ -66,8 +67,9 @@ pub(crate) async fn listen<K: ClusterKey>(weak: Weak<Inner<K>>, first: PubSub) {
             let mut messages = sub.into_on_message();
             while let Some(msg) = messages.next().await {
                 let Some(inner) = weak.upgrade() else { return };
-                if let Some((value, rkey)) = parse_cancel(msg.get_payload_bytes()) {
-                    inner.cancel_local(rkey, Some(value));
+                if let Some(cancel) = parse_cancel(msg.get_payload_bytes()) {
+                    let reason = cancel.reason.map(|r| clip(r.into()));
+                    inner.cancel_local(cancel.rkey, Some(cancel.value), reason);
                 }
             }
         }

@@ -19,8 +19,8 @@ use crate::key::ClusterKey;
 use crate::names::{Holder, Names};
 use crate::release::{self, Pending};
 use crate::scripts::Scripts;
-use crate::settings::{Settings, FAR};
-use crate::state::{claim_prefix, Held, Inner};
+use crate::settings::Settings;
+use crate::state::{claim_prefix, Held, Inner, Lease};
 
 /// What [`ClusterRegistry::run`] returns: the claim's outcome outside, the
 /// body's race against cancellation inside.
@@ -137,9 +137,10 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     /// any node holds the key. The scope's end cancels its token first, then
     /// deletes the claim only if it is still this scope's. While it lives:
     ///
-    /// | event | the scope's token |
+    /// | event | the scope's token (and the [`Cancelled`] of its call) |
     /// | --- | --- |
     /// | [`cancel`](Self::cancel) from any node | [`Cause::Requested`] (at once by pub/sub, else at the next renewal) |
+    /// | [`cancel_with_reason`](Self::cancel_with_reason) from any node | [`Cause::Requested`], with the reason |
     /// | claim found lost at renewal (deleted, taken, Redis restarted empty) | [`Cause::Parent`]: the lease is the scope's parent |
     /// | no renewal confirmed by `sent + lease − margin` (local clock) | [`Cause::Parent`] |
     /// | [`shutdown`](Self::shutdown) | [`Cause::Shutdown`] |
@@ -158,8 +159,12 @@ impl<K: ClusterKey> ClusterRegistry<K> {
             if inner.refusing.load(Ordering::SeqCst) {
                 return Err(ClusterError::ShuttingDown { key });
             }
-            let lease = Scope::root_named("ClusterRegistry lease");
-            let scope = match inner.local.enter_child(key.clone(), &lease.token()) {
+            let lease = Lease::new();
+            let scope = match Scope::builder()
+                .name("ClusterRegistry::enter")
+                .parent(lease.scope())
+                .enter(&inner.local, key.clone())
+            {
                 Ok(scope) => scope,
                 Err(e) if e.cause() == Cause::ShuttingDown => {
                     return Err(ClusterError::ShuttingDown { key })
@@ -267,37 +272,6 @@ impl<K: ClusterKey> ClusterRegistry<K> {
         tokio::spawn(async move { this.run(key, fut).await })
     }
 
-    /// Cancels the holder of `key`, on whichever node it lives, with
-    /// [`Cause::Requested`]. `Ok(false)` if nobody holds it.
-    ///
-    /// The holder's node is told by pub/sub (at most once), and a cancel
-    /// marker naming the holder's claim (kept for two leases) is read at
-    /// its next renewal, so the cancel arrives within one renewal interval
-    /// even when the message is lost. The marker names that claim only: a
-    /// later holder of the key is not cancelled by it.
-    pub async fn cancel(&self, key: &K) -> Result<bool, ClusterError<K>> {
-        let inner = &self.inner;
-        let text = key.to_string();
-        let rkey = inner.names.lease(&text);
-        // A local holder is cancelled at once; Redis is asked all the same,
-        // since it, not this node's view, says who holds the key (after a
-        // restart without persistence another node may hold it already).
-        let local = inner.cancel_local(&rkey, None);
-        let mut conn = inner.conn.clone();
-        let mut call = inner.scripts.cancel.prepare_invoke();
-        call.key(&rkey)
-            .key(inner.names.marker(&text))
-            .arg(inner.settings.marker_ms)
-            .arg(inner.names.channel_prefix());
-        let holder = timeout(
-            inner.settings.timeout,
-            call.invoke_async::<Option<String>>(&mut conn),
-        )
-        .await
-        .map_err(|_| ClusterError::Timeout)??;
-        Ok(local || holder.is_some())
-    }
-
     /// The fencing token of this node's live claim on `key`: a number that
     /// grows with every grant of any key in the namespace, also across a
     /// Redis restart or rollback (see the [crate docs](crate#what-a-lease-cannot-promise)).
@@ -344,8 +318,8 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     /// cancelled) are in the report, and their claims stay: they are
     /// renewed until each scope ends, so no other node starts a key this
     /// one still runs. [`shutdown_releasing`](Self::shutdown_releasing)
-    /// deletes them at the deadline instead. A `grace` over 100 years
-    /// counts as 100 years.
+    /// deletes them at the deadline instead. `Duration::MAX` waits for
+    /// every scope, however long.
     pub async fn shutdown(&self, grace: Duration) -> ShutdownReport<K> {
         self.shut_down(grace, false).await
     }
@@ -361,7 +335,7 @@ impl<K: ClusterKey> ClusterRegistry<K> {
     async fn shut_down(&self, grace: Duration, release: bool) -> ShutdownReport<K> {
         let inner = &self.inner;
         inner.refusing.store(true, Ordering::SeqCst);
-        let report = inner.local.shutdown(grace.min(FAR)).await;
+        let report = inner.local.shutdown(grace).await;
         let stragglers: HashSet<String> = report
             .stragglers()
             .iter()

@@ -1,8 +1,10 @@
-//! `ClusterRegistry::report`: every holder in the namespace, on any node.
+//! `ClusterRegistry::report`: every holder in the namespace, on any node;
+//! `local_report`: this node's scopes, as its local registry sees them.
 
 use std::fmt;
 use std::time::Duration;
 
+use scoped_cancel::ScopeInfo;
 use tokio::time::timeout;
 
 use crate::error::ClusterError;
@@ -42,6 +44,15 @@ impl fmt::Display for ClusterScope {
 }
 
 impl<K: ClusterKey> ClusterRegistry<K> {
+    /// This node's scopes, as a local [`Registry::report`](scoped_cancel::Registry::report)
+    /// lists them: key, name, age, and for a cancelled one its cause and
+    /// [reason](ScopeInfo::reason) (a reason given on another node
+    /// included). No round trip: for a `/debug` page or a log line on the
+    /// node that runs the work.
+    pub fn local_report(&self) -> Vec<ScopeInfo<K>> {
+        self.inner.local.report()
+    }
+
     /// Every key held in this namespace, by any node, with its holder and
     /// age, sorted by key. Reads Redis with `SCAN` (a consistent list of
     /// keys held throughout the scan; keys entered or released meanwhile

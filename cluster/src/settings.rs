@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 /// The longest span anything here is counted in: 100 years. Longer
-/// leases, timeouts and graces mean the same as this one.
+/// leases and command timeouts mean the same as this one (a shutdown's
+/// grace is passed on as it is: the local registry takes any).
 pub(crate) const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// What the builder was given (`None`: the default).

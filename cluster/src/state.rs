@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use scoped_cancel::{Registry, Scope};
+use scoped_cancel::tokio_util::sync::CancellationToken;
+use scoped_cancel::{Registry, Scope, Token};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, timeout_at, Instant};
@@ -27,9 +28,39 @@ pub(crate) struct Held<K> {
     /// Local lease end: when the last confirmed claim or renewal was sent,
     /// plus lease, minus margin.
     pub(crate) expires: Instant,
-    /// The scope's parent, standing for the lease: cancelled (the scope
-    /// sees `Cause::Parent`) when the lease is lost. `None` once lost.
-    pub(crate) lease: Option<Scope>,
+    /// The scope's parent, standing for the lease: dropped (the scope sees
+    /// `Cause::Parent`) when the lease is lost. `None` once lost.
+    pub(crate) lease: Option<Lease>,
+}
+
+/// The parent of a held key's scope, standing for its claim: dropping it
+/// cancels the scope with `Cause::Parent`.
+///
+/// It is adopted from a token of its own, which its drop cancels first: a
+/// cancel from outside the scope tree is what a `Cancelled` reports as
+/// `Parent`. A plain parent scope would end with `ScopeExited`, and the
+/// scope's call would return that (the root cause) for a lost claim.
+pub(crate) struct Lease {
+    source: CancellationToken,
+    scope: Scope,
+}
+
+impl Lease {
+    pub(crate) fn new() -> Lease {
+        let source = CancellationToken::new();
+        let scope = Token::adopt(&source).into_scope();
+        Lease { source, scope }
+    }
+
+    pub(crate) fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.source.cancel();
+    }
 }
 
 pub(crate) struct Inner<K> {
@@ -164,9 +195,16 @@ impl<K: ClusterKey> Inner<K> {
         }
     }
 
-    /// Cancels the local scope holding `rkey` with `Cause::Requested` if
-    /// its value is still `value`. `true` if it did.
-    pub(crate) fn cancel_local(&self, rkey: &str, value: Option<&str>) -> bool {
+    /// Cancels the local scope holding `rkey` with `Cause::Requested` (and
+    /// `reason`) if its value is still `value` (any value when `None`).
+    /// `true` if there was such a scope, whether or not it was cancelled
+    /// already.
+    pub(crate) fn cancel_local(
+        &self,
+        rkey: &str,
+        value: Option<&str>,
+        reason: Option<Arc<str>>,
+    ) -> bool {
         let key = {
             let held = self.held();
             match held.get(rkey) {
@@ -176,7 +214,16 @@ impl<K: ClusterKey> Inner<K> {
                 _ => return false,
             }
         };
-        self.local.cancel(&key);
+        self.cancel_key(&key, reason);
         true
+    }
+
+    /// Cancels the local scope of `key` with `Cause::Requested` and
+    /// `reason`. The first cancel wins, reason included.
+    pub(crate) fn cancel_key(&self, key: &K, reason: Option<Arc<str>>) {
+        match reason {
+            Some(reason) => self.local.cancel_with_reason(key, reason),
+            None => self.local.cancel(key),
+        };
     }
 }

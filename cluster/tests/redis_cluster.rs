@@ -115,12 +115,18 @@ async fn every_master_serves_claims_cancels_reports_and_renewals_through_one_see
         renewals(&mut read, &lease_key, 2).await;
         assert_eq!(scope.token().cause(), None);
 
-        // Published on the owner, heard by A's subscription on node 0.
-        assert!(b.cancel(&"job".to_string()).await.unwrap());
+        // Published on the owner, heard by A's subscription on node 0,
+        // with its reason.
+        let reason = format!("asked on {ns}:\n by B");
+        assert!(b
+            .cancel_with_reason(&"job".to_string(), reason.as_str())
+            .await
+            .unwrap());
         tokio::time::timeout(SOON, scope.token().cancelled())
             .await
             .expect("cancel arrives");
         assert_eq!(scope.token().cause(), Some(Cause::Requested));
+        assert_eq!(scope.token().reason().as_deref(), Some(&*reason));
         drop(scope);
         let start = Instant::now();
         let taken = loop {
