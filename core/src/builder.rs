@@ -115,6 +115,19 @@ impl ScopeBuilder {
         Scope::from_node(self.node(default, false))
     }
 
+    /// [`Token::adopt`] with these options: a scope whose token is a child
+    /// of the foreign `source` (cancelled with it, reading
+    /// [`Cause::Parent`](crate::Cause::Parent)); a parent given before is
+    /// not used.
+    #[track_caller]
+    pub fn adopt(self, source: &tokio_util::sync::CancellationToken) -> Scope {
+        let origin = Origin::Caller {
+            name: self.name.unwrap_or("Token::adopt"),
+            location: Location::caller(),
+        };
+        Scope::from_node(Node::adopted(source, origin))
+    }
+
     /// [`Registry::enter`] with these options.
     #[track_caller]
     pub fn enter<K: Key>(self, registry: &Registry<K>, key: K) -> Result<Scope, EnterError<K>> {

@@ -48,12 +48,12 @@ async fn debug_scopes_serves_the_dump_as_text_or_json() {
         assert_eq!(status, 200);
         assert_eq!(headers["content-type"], "application/json");
         assert!(
-            json.starts_with(r#"{"scopes":3,"sites":[{"name":"debug::job","#),
+            json.starts_with(r#"{"scopes":3,"tracking":true,"sites":[{"name":"debug::job","#),
             "{json}"
         );
         assert!(json.contains(r#""count":3,"cancelled":1,"#), "{json}");
         assert!(json.contains(r#"{"key":"1","age_seconds":"#), "{json}");
-        assert!(json.contains(r#""cause":"requested"}"#), "{json}");
+        assert!(json.contains(r#""cause":"requested","reason":null}"#), "{json}");
     }
 
     // Other methods are refused.

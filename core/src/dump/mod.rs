@@ -51,7 +51,7 @@
 //! let dump = ScopeDump::registry(&JOBS);
 //! assert_eq!(dump.len(), 2);
 //! assert!(dump.to_string().contains("2 × jobs::run at "));
-//! assert!(dump.json().starts_with(r#"{"scopes":2,"sites":[{"name":"jobs::run","#));
+//! assert!(dump.json().starts_with(r#"{"scopes":2,"tracking":true,"sites":[{"name":"jobs::run","#));
 //! ```
 
 mod json;
