@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use scoped_cancel::testing::{live_scopes, track_process};
 use scoped_cancel::tower::{ScopeLayer, TIMEOUT_MS};
-use scoped_cancel::{scoped_cancel, Cancelled, EnterError, Registry, Token};
+use scoped_cancel::{scoped_cancel, Cancelled, EnterError, Registry, Scope, Token};
 
 /// Live jobs, by id.
 static JOBS: Registry<u64> = Registry::new();
@@ -37,7 +37,7 @@ static REQUESTS: Registry<String> = Registry::new();
 /// so the job outlives this request.
 async fn start(Path(id): Path<u64>, Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
     let secs = q.get("secs").and_then(|s| s.parse().ok()).unwrap_or(60);
-    let scope = match JOBS.enter_named(id, "job") {
+    let scope = match Scope::builder().name("job").enter(&JOBS, id) {
         Ok(scope) => scope,
         Err(EnterError::Occupied(_)) => return (StatusCode::CONFLICT, "job is running\n"),
         Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),

@@ -12,7 +12,6 @@
 //! No user code runs while the slot is emptied for reading: readers take
 //! the handle out, make a child or a clone of it, and put it back.
 
-
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;

@@ -91,29 +91,19 @@ impl Scope {
     /// Always a root, even inside another scope's body: explicit
     /// constructors never read [`Token::current`]. For a child of the
     /// current scope, write `Token::current().map(|t| t.child().into_scope())`.
+    /// For a name of your own in reports, see [`Scope::builder`].
     #[track_caller]
     pub fn root() -> Scope {
-        Scope::root_named("Scope::root")
-    }
-
-    /// [`Scope::root`] with a name for leak reports.
-    #[track_caller]
-    pub fn root_named(name: &'static str) -> Scope {
-        Scope::under(None, Origin::caller(name))
+        Scope::under(None, Origin::caller("Scope::root"))
     }
 
     /// A child scope: cancelled when this one is, and cancelling only itself
     /// (and its own children) when it ends. It inherits this scope's
     /// [`deadline`](Token::deadline).
+    /// For a name of your own in reports, see [`Scope::builder`].
     #[track_caller]
     pub fn child(&self) -> Scope {
-        self.child_named("Scope::child")
-    }
-
-    /// [`Scope::child`] with a name for leak reports.
-    #[track_caller]
-    pub fn child_named(&self, name: &'static str) -> Scope {
-        Scope::under(Some(&self.token.node), Origin::caller(name))
+        Scope::under(Some(&self.token.node), Origin::caller("Scope::child"))
     }
 
     /// A handle to this scope's token, cancelled no later than this scope ends.
@@ -301,7 +291,7 @@ impl Scope {
         F::Output: Send + 'static,
     {
         crate::needs_tokio::runtime("`Scope::spawn`", "to spawn the task");
-        let child = self.child_named("Scope::spawn");
+        let child = Scope::under(Some(&self.token.node), Origin::caller("Scope::spawn"));
         let task = TaskCount::below(child.node());
         tokio::spawn(async move {
             let out = child.run(fut).await;
@@ -397,7 +387,9 @@ impl Drop for Scope {
         if let Some(link) = self.own_link() {
             // Before the unlink: tasks still counted on this scope's node
             // go to its registry, whose shutdown waits for them.
-            self.token.node.hand_tasks_over(|| Box::new(link.for_child()));
+            self.token
+                .node
+                .hand_tasks_over(|| Box::new(link.for_child()));
         }
         if self.has(TRACKED) {
             self.unlink_tracked();

@@ -71,7 +71,7 @@ use crate::scope::Scope;
 /// runtime with time enabled (unless `timeout` is `Duration::MAX`).
 #[track_caller]
 pub fn shield<F: Future>(timeout: Duration, fut: F) -> Shield<F> {
-    let scope = Scope::root_named("scoped_cancel::shield");
+    let scope = Scope::builder().name("scoped_cancel::shield").build();
     scope.node().mark_shield();
     Shield {
         run: scope.run_timeout(timeout, fut),

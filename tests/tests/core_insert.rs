@@ -52,7 +52,7 @@ fn cancel_all_cancels_each_indexed_token_once_and_removes_nothing() {
 #[tokio::test(start_paused = true)]
 async fn shutdown_waits_for_indexed_entries_and_names_those_still_held() {
     let reg = Registry::<u32>::new();
-    let owner = Scope::root_named("indexed owner");
+    let owner = Scope::builder().name("indexed owner").build();
     let held = reg.insert(1, owner.token()).unwrap();
     let released = reg.insert(2, owner.token()).unwrap();
 

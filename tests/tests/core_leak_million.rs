@@ -193,7 +193,7 @@ impl Endings {
 /// One round: `jobs` calls under one parent, spawned on the runtime and
 /// ended in a mix chosen by `round`.
 async fn mt_round(round: u64, jobs: u64, endings: &mut Endings) {
-    let parent = Scope::root_named("mt-parent");
+    let parent = Scope::builder().name("mt-parent").build();
     let base = round * jobs;
     let calls: Vec<_> = (base..base + jobs)
         .map(|id| tokio::spawn(mt_job(id, parent.token())))

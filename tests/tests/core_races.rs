@@ -94,12 +94,7 @@ fn cancel_results_match_recorded_causes_under_contention() {
     assert!(reg.is_empty());
     let tokens = tokens.lock().unwrap();
     assert!(!tokens.is_empty());
-    let count = |cause: Cause| {
-        tokens
-            .iter()
-            .filter(|t| t.cause() == Some(cause.clone()))
-            .count()
-    };
+    let count = |cause: Cause| tokens.iter().filter(|t| t.cause() == Some(cause)).count();
     assert!(tokens.iter().all(Token::is_cancelled));
     // The races happened: cancels by key and by cancel_all hit live scopes,
     // and other scopes ended on their own.

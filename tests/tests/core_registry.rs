@@ -106,7 +106,10 @@ fn insert_indexes_a_scoped_token_until_its_entry_drops() {
 fn report_lists_key_name_site_age_and_state() {
     let reg = Registry::<u64>::new();
     let line = line!() + 1;
-    let a = reg.enter_named(1, "upload").expect("free");
+    let a = Scope::builder()
+        .name("upload")
+        .enter(&reg, 1)
+        .expect("free");
     let _b = reg.enter(2).expect("free");
     reg.cancel(&2);
     let mut report = reg.report();
@@ -152,7 +155,10 @@ async fn shutdown_refuses_reports_stragglers_and_reopens() {
     let ends = REG.enter(1).expect("free");
     let ends_task = tokio::spawn(ends.run(pending::<()>()));
     // A scope whose owner ignores cancellation: a straggler.
-    let parked = REG.enter_named(2, "parked").expect("free");
+    let parked = Scope::builder()
+        .name("parked")
+        .enter(&REG, 2)
+        .expect("free");
 
     let shutdown = REG.shutdown(Duration::from_millis(100));
     // Refusal starts when shutdown is called, before it is awaited.

@@ -147,7 +147,7 @@ fn cancelled_is_a_std_error_with_a_cause() {
 
 #[test]
 fn debug_output_names_the_scope() {
-    let scope = Scope::root_named("upload");
+    let scope = Scope::builder().name("upload").build();
     let text = format!("{scope:?}");
     assert!(text.contains("upload"), "{text}");
     assert!(text.contains(file!()), "{text}");

@@ -100,7 +100,7 @@ impl Graph {
             })
             .collect();
         let mut edges = BTreeMap::new();
-        for (_, file) in &modules {
+        for file in modules.values() {
             let text = strip_comments(&std::fs::read_to_string(src.join(file)).unwrap());
             let mut targets = BTreeSet::new();
             if !(file == "lib.rs" || file == "main.rs") {

@@ -46,7 +46,7 @@ fn a_parked_scope_is_reported_with_its_file_and_line() {
     let report = short()
         .run(&mut current_thread(), async {
             line = line!() + 1;
-            let scope = Scope::root_named("parked-root");
+            let scope = Scope::builder().name("parked-root").build();
             park(scope);
         })
         .unwrap_err();
@@ -86,7 +86,7 @@ fn a_stuck_task_holding_a_scope_reports_both() {
     let report = short()
         .run(&mut multi_thread(), async {
             line = line!() + 1;
-            let scope = Scope::root_named("held-by-task");
+            let scope = Scope::builder().name("held-by-task").build();
             tokio::spawn(async move {
                 let _scope = scope;
                 std::future::pending::<()>().await;
@@ -121,8 +121,8 @@ fn keyed_scopes_show_their_key() {
 fn anonymous_children_are_tracked_and_show_their_state() {
     let report = short()
         .run(&mut current_thread(), async {
-            let root = Scope::root_named("root");
-            let child = root.child_named("child");
+            let root = Scope::builder().name("root").build();
+            let child = Scope::builder().name("child").parent(&root).build();
             park(child);
             root.cancel();
             park(root);
@@ -148,10 +148,10 @@ fn anonymous_children_are_tracked_and_show_their_state() {
 fn scopes_created_in_tasks_on_worker_threads_are_attributed() {
     let report = short()
         .run(&mut multi_thread(), async {
-            tokio::spawn(async { park(Scope::root_named("from-worker")) })
+            tokio::spawn(async { park(Scope::builder().name("from-worker").build()) })
                 .await
                 .unwrap();
-            tokio::task::spawn_blocking(|| park(Scope::root_named("from-blocking")))
+            tokio::task::spawn_blocking(|| park(Scope::builder().name("from-blocking").build()))
                 .await
                 .unwrap();
         })
@@ -164,7 +164,7 @@ fn scopes_created_in_tasks_on_worker_threads_are_attributed() {
 #[test]
 fn scopes_created_on_threads_the_body_starts_belong_to_no_check() {
     let out = long().run(&mut current_thread(), async {
-        std::thread::spawn(|| park(Scope::root_named("foreign-thread")))
+        std::thread::spawn(|| park(Scope::builder().name("foreign-thread").build()))
             .join()
             .unwrap();
     });
@@ -201,7 +201,7 @@ fn clean_runs_pass_and_return_the_body_output() {
 fn the_grace_period_lets_a_scope_end_a_little_after_the_body() {
     let check = LeakCheck::new().grace(Duration::from_secs(60));
     let out = check.run(&mut multi_thread(), async {
-        let scope = Scope::root_named("ends-late");
+        let scope = Scope::builder().name("ends-late").build();
         let (body_alive, body_ended) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = body_ended.await;
@@ -222,7 +222,7 @@ fn without_enough_grace_the_same_scope_is_a_leak() {
     let (release, released) = tokio::sync::oneshot::channel::<()>();
     let report = check
         .run(&mut multi_thread(), async {
-            let scope = Scope::root_named("ends-too-late");
+            let scope = Scope::builder().name("ends-too-late").build();
             tokio::spawn(async move {
                 let _ = released.await;
                 drop(scope);
@@ -237,7 +237,7 @@ fn without_enough_grace_the_same_scope_is_a_leak() {
 #[test]
 fn the_default_check_function_uses_the_default_grace() {
     let report = testing::check(&mut current_thread(), async {
-        park(Scope::root_named("default-grace"));
+        park(Scope::builder().name("default-grace").build());
     })
     .unwrap_err();
     assert!(report.waited() >= testing::DEFAULT_GRACE, "{report}");
@@ -260,7 +260,9 @@ fn step_by_step_use_with_an_own_runtime() {
     check.wait(&rt).unwrap();
     assert!(check.collector().is_empty());
 
-    check.block_on(&rt, async { park(Scope::root_named("second-round")) });
+    check.block_on(&rt, async {
+        park(Scope::builder().name("second-round").build())
+    });
     let report = check.wait(&rt).unwrap_err();
     assert_eq!(report.scopes()[0].name(), "second-round");
     assert_eq!(check.collector().scopes().len(), 1);
@@ -313,7 +315,7 @@ fn scopes_created_by_tasks_while_the_check_waits_are_attributed() {
             tokio::time::pause();
             tokio::spawn(async {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                park(Scope::root_named("parked-during-the-wait"));
+                park(Scope::builder().name("parked-during-the-wait").build());
             });
         })
         .unwrap_err();

@@ -98,9 +98,12 @@ fn a_collector_lists_exactly_the_live_scopes_under_cross_thread_ends() {
                         let n = t * PER_TASK + i;
                         counts.made_started.fetch_add(1, Ordering::SeqCst);
                         let scope = if n % 2 == 0 {
-                            REG.enter_named(n, "stress::keyed").unwrap()
+                            Scope::builder()
+                                .name("stress::keyed")
+                                .enter(&REG, n)
+                                .unwrap()
                         } else {
-                            Scope::root_named("stress::anonymous")
+                            Scope::builder().name("stress::anonymous").build()
                         };
                         counts.made.fetch_add(1, Ordering::SeqCst);
                         if n % 10 == 0 {

@@ -29,12 +29,12 @@ async fn clean_work(test: u32) {
 }
 
 async fn work(test: u32) {
-    let root = Scope::root_named("clean-root");
+    let root = Scope::builder().name("clean-root").build();
     for round in 0..5u32 {
         let mut set = tokio::task::JoinSet::new();
         for i in 0..20u32 {
             let scope = JOBS.enter((test, round * 100 + i)).unwrap();
-            let child = root.child_named("clean-child");
+            let child = Scope::builder().name("clean-child").parent(&root).build();
             set.spawn(async move {
                 let _child = child;
                 scope.run(tokio::task::yield_now()).await
@@ -79,7 +79,7 @@ macro_rules! leaky_macro_tests {
                     return;
                 }
                 clean_work($n).await;
-                park(Scope::root_named(stringify!($name)));
+                park(Scope::builder().name(stringify!($name)).build());
             }
         }
 
@@ -141,7 +141,7 @@ macro_rules! leaky_checked_tests {
                 .run(&mut builder, async {
                     clean_work($n).await;
                     park(JOBS.enter(($n, u32::MAX)).unwrap());
-                    park(Scope::root_named(stringify!($name)));
+                    park(Scope::builder().name(stringify!($name)).build());
                 })
                 .unwrap_err();
             let mut seen: Vec<String> = report
@@ -210,7 +210,7 @@ fn sixteen_concurrent_checks_see_only_their_own_scopes() {
                     barrier.wait();
                     clean_work(200 + i as u32).await;
                     if i % 2 == 1 {
-                        park(Scope::root_named(NAMES[i]));
+                        park(Scope::builder().name(NAMES[i]).build());
                     }
                 });
                 (i, out)

@@ -20,7 +20,7 @@ fn park(scope: Scope) {
 #[scoped_cancel::test(grace = "50ms")]
 #[should_panic(expected = "- parked-by-macro-test at tests/tests/leak_macro.rs:23, age")]
 async fn a_parked_scope_fails_the_test_naming_its_file_and_line() {
-    let scope = Scope::root_named("parked-by-macro-test");
+    let scope = Scope::builder().name("parked-by-macro-test").build();
     park(scope);
 }
 
@@ -69,7 +69,7 @@ async fn a_clean_multi_thread_test_passes() {
 /// drops the sender it waits on): no clock involved.
 #[scoped_cancel::test(flavor = "multi_thread", grace = "60s")]
 async fn the_grace_period_lets_a_scope_end_a_little_after_the_body() {
-    let scope = Scope::root_named("ends-late");
+    let scope = Scope::builder().name("ends-late").build();
     let (body_alive, body_ended) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = body_ended.await;
@@ -82,7 +82,7 @@ async fn the_grace_period_lets_a_scope_end_a_little_after_the_body() {
 /// that ends the scope after the body.
 #[scoped_cancel::test(grace = "60s")]
 async fn current_thread_tasks_are_driven_during_the_grace_period() {
-    let scope = Scope::root_named("ends-late-current-thread");
+    let scope = Scope::builder().name("ends-late-current-thread").build();
     let (body_alive, body_ended) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = body_ended.await;
@@ -95,7 +95,7 @@ async fn current_thread_tasks_are_driven_during_the_grace_period() {
 #[scoped_cancel::test]
 #[should_panic(expected = "the body's own panic")]
 async fn a_panicking_body_fails_as_usual() {
-    park(Scope::root_named("parked-before-a-panic"));
+    park(Scope::builder().name("parked-before-a-panic").build());
     panic!("the body's own panic");
 }
 
@@ -154,7 +154,7 @@ mod ok_result {
         if !is_wrapped() {
             return Ok(());
         }
-        park(Scope::root_named("parked-in-result-test"));
+        park(Scope::builder().name("parked-in-result-test").build());
         Ok(())
     }
 }
@@ -177,7 +177,7 @@ mod failing_result {
         if !is_wrapped() {
             return Ok(());
         }
-        park(Scope::root_named("parked-before-err"));
+        park(Scope::builder().name("parked-before-err").build());
         Err("the body's own error".to_string())
     }
 }
@@ -203,8 +203,8 @@ mod reports {
         if !is_wrapped() {
             return;
         }
-        let root = Scope::root_named("report-root");
-        let child = root.child_named("report-child");
+        let root = Scope::builder().name("report-root").build();
+        let child = Scope::builder().name("report-child").parent(&root).build();
         root.cancel();
         park(root);
         tokio::spawn(async move {
@@ -256,7 +256,7 @@ mod paused {
     #[ignore = "called by `a_paused_clock_advances_through_the_grace_period`"]
     pub async fn ends_ten_virtual_seconds_later() {
         tokio::time::pause();
-        let scope = Scope::root_named("ends-in-virtual-time");
+        let scope = Scope::builder().name("ends-in-virtual-time").build();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(10)).await;
             drop(scope);

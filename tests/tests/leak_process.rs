@@ -27,14 +27,14 @@ fn process_wide_tracking_lists_every_live_scope() {
 
     // Off: nothing is recorded.
     assert!(!testing::is_tracking_process());
-    let before = Scope::root_named("before");
+    let before = Scope::builder().name("before").build();
     assert!(names().is_empty());
 
     testing::track_process(true);
     assert!(testing::is_tracking_process());
-    let main_scope = Scope::root_named("main-thread");
+    let main_scope = Scope::builder().name("main-thread").build();
     let keyed = JOBS.enter("alpha").unwrap();
-    let from_thread = std::thread::spawn(|| Scope::root_named("other-thread"))
+    let from_thread = std::thread::spawn(|| Scope::builder().name("other-thread").build())
         .join()
         .unwrap();
     assert_eq!(
@@ -57,7 +57,7 @@ fn process_wide_tracking_lists_every_live_scope() {
         .build()
         .unwrap();
     let in_runtime = check.block_on(&rt, async {
-        let scope = tokio::spawn(async { Scope::root_named("in-runtime") })
+        let scope = tokio::spawn(async { Scope::builder().name("in-runtime").build() })
             .await
             .unwrap();
         // The runtime's task count lags the finished task: wait for it, so
@@ -77,7 +77,7 @@ fn process_wide_tracking_lists_every_live_scope() {
     // keeps listing those already recorded until they end.
     drop(from_thread);
     testing::track_process(false);
-    let after = Scope::root_named("after");
+    let after = Scope::builder().name("after").build();
     assert_eq!(names(), ["Registry::enter[\"alpha\"]", "main-thread"]);
     drop((keyed, main_scope, before, after));
     assert!(names().is_empty());

@@ -80,11 +80,11 @@ fn the_live_gauge_rises_with_live_scopes_and_falls_back_to_zero() {
     static REG: Registry<u32> = Registry::new();
     let gauge = |text: &str| value(text, "scoped_cancel_live_scopes", &[("name", "m::gauge")]);
     let scopes: Vec<Scope> = (0..5)
-        .map(|k| REG.enter_named(k, "m::gauge").unwrap())
+        .map(|k| Scope::builder().name("m::gauge").enter(&REG, k).unwrap())
         .collect();
     assert_eq!(gauge(&scrape()), Some(5.0));
     let more: Vec<Scope> = (5..8)
-        .map(|k| REG.enter_named(k, "m::gauge").unwrap())
+        .map(|k| Scope::builder().name("m::gauge").enter(&REG, k).unwrap())
         .collect();
     assert_eq!(gauge(&scrape()), Some(8.0));
     drop(scopes);
@@ -103,14 +103,14 @@ fn exits_are_counted_by_cause_and_timed_by_the_histogram() {
     const NAME: &str = "m::causes";
     runtime().block_on(async {
         // scope_exited, twice
-        drop(REG.enter_named(1, NAME).unwrap());
-        drop(REG.enter_named(1, NAME).unwrap());
+        drop(Scope::builder().name(NAME).enter(&REG, 1).unwrap());
+        drop(Scope::builder().name(NAME).enter(&REG, 1).unwrap());
         // requested
-        let scope = REG.enter_named(2, NAME).unwrap();
+        let scope = Scope::builder().name(NAME).enter(&REG, 2).unwrap();
         assert!(REG.cancel(&2));
         drop(scope);
         // deadline (paused clock)
-        let scope = REG.enter_named(3, NAME).unwrap();
+        let scope = Scope::builder().name(NAME).enter(&REG, 3).unwrap();
         let out = scope.run_timeout(Duration::from_secs(1), std::future::pending::<()>());
         assert!(out.await.is_err());
         // parent
@@ -120,16 +120,16 @@ fn exits_are_counted_by_cause_and_timed_by_the_histogram() {
         drop(child);
         // panicked
         let caught = std::panic::catch_unwind(|| {
-            let _scope = REG.enter_named(5, NAME).unwrap();
+            let _scope = Scope::builder().name(NAME).enter(&REG, 5).unwrap();
             panic!("inside a scope");
         });
         assert!(caught.is_err());
         // shutdown
-        let scope = REG.enter_named(6, NAME).unwrap();
+        let scope = Scope::builder().name(NAME).enter(&REG, 6).unwrap();
         assert_eq!(REG.cancel_all(), 1);
         drop(scope);
         // expired: a watchdog that cancels
-        let scope = REG.enter_named(7, NAME).unwrap();
+        let scope = Scope::builder().name(NAME).enter(&REG, 7).unwrap();
         let watchdog = Watchdog::builder(Duration::from_secs(10))
             .cancel_overdue(true)
             .watch(&REG);
@@ -250,8 +250,11 @@ fn threads_registering_and_counting_at_once_lose_no_update() {
                 start.wait();
                 let mut held = Vec::new();
                 for i in 0..PER_THREAD {
-                    let keyed = REG.enter_named(t * PER_THREAD + i, "m::threads").unwrap();
-                    let anonymous = Scope::root_named("m::threads-anon");
+                    let keyed = Scope::builder()
+                        .name("m::threads")
+                        .enter(&REG, t * PER_THREAD + i)
+                        .unwrap();
+                    let anonymous = Scope::builder().name("m::threads-anon").build();
                     if i % 10 == 0 {
                         keyed.cancel();
                     }
@@ -323,27 +326,31 @@ fn refusals_are_never_exits() {
         "key_occupied",
         "shutting_down",
     ];
-    let held = REFUSING.enter_named(1, NAME).unwrap();
+    let held = Scope::builder().name(NAME).enter(&REFUSING, 1).unwrap();
     runtime().block_on(async {
         // Refused for an occupied key: by hand, and through the attribute.
         for _ in 0..3 {
             assert!(matches!(
-                REFUSING.enter_named(1, NAME),
+                Scope::builder().name(NAME).enter(&REFUSING, 1),
                 Err(scoped_cancel::EnterError::Occupied(1))
             ));
         }
         let refused = refused_call(1).await.unwrap_err();
         assert_eq!(refused.cause(), scoped_cancel::Cause::KeyOccupied);
         // A waiter that leaves the queue never had a scope.
-        let mut waiter = std::pin::pin!(REFUSING.enter_waiting_named(1, NAME));
+        let mut waiter = std::pin::pin!(Scope::builder().name(NAME).enter_waiting(&REFUSING, 1));
         let polled = std::future::poll_fn(|cx| {
             std::task::Poll::Ready(waiter.as_mut().poll(cx).is_pending())
         });
         assert!(polled.await, "queued behind the holder");
         // Refused while shutting down.
         drop(CLOSED.shutdown(Duration::ZERO));
-        assert!(CLOSED.enter_named(2, NAME).is_err());
-        assert!(CLOSED.enter_waiting_named(2, NAME).await.is_err());
+        assert!(Scope::builder().name(NAME).enter(&CLOSED, 2).is_err());
+        assert!(Scope::builder()
+            .name(NAME)
+            .enter_waiting(&CLOSED, 2)
+            .await
+            .is_err());
     });
     let text = scrape();
     assert_eq!(

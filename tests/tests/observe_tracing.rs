@@ -103,7 +103,13 @@ fn assert_site(event: &Captured, line: u32) {
 fn a_requested_cancel_is_one_event_with_name_site_key_and_cause_then_the_end() {
     static REG: Registry<u32> = Registry::new();
     let (events, _guard) = capture();
-    let (scope, line) = (REG.enter_named(7, "t::requested").unwrap(), line!());
+    let (scope, line) = (
+        Scope::builder()
+            .name("t::requested")
+            .enter(&REG, 7)
+            .unwrap(),
+        line!(),
+    );
     let entered = events.one("scope entered", "t::requested");
     assert_eq!(entered.level, Level::TRACE);
     assert_eq!(entered.field("key"), Some("7"));
@@ -125,7 +131,7 @@ fn a_requested_cancel_is_one_event_with_name_site_key_and_cause_then_the_end() {
 #[test]
 fn a_normal_end_is_a_trace_event_and_no_cancel_event() {
     let (events, _guard) = capture();
-    let (scope, line) = (Scope::root_named("t::exited"), line!());
+    let (scope, line) = (Scope::builder().name("t::exited").build(), line!());
     drop(scope);
     let ended = events.one("scope ended", "t::exited");
     assert_eq!(ended.level, Level::TRACE);
@@ -139,7 +145,13 @@ fn a_normal_end_is_a_trace_event_and_no_cancel_event() {
 async fn a_passed_deadline_is_a_warning_with_the_key() {
     static REG: Registry<&'static str> = Registry::new();
     let (events, _guard) = capture();
-    let (scope, line) = (REG.enter_named("job-a", "t::deadline").unwrap(), line!());
+    let (scope, line) = (
+        Scope::builder()
+            .name("t::deadline")
+            .enter(&REG, "job-a")
+            .unwrap(),
+        line!(),
+    );
     let out = scope
         .run_timeout(Duration::from_millis(250), std::future::pending::<()>())
         .await;
@@ -158,8 +170,14 @@ async fn a_passed_deadline_is_a_warning_with_the_key() {
 #[test]
 fn a_parent_cancel_shows_on_the_child_end() {
     let (events, _guard) = capture();
-    let root = Scope::root_named("t::parent-root");
-    let (child, line) = (root.child_named("t::parent-child"), line!());
+    let root = Scope::builder().name("t::parent-root").build();
+    let (child, line) = (
+        Scope::builder()
+            .name("t::parent-child")
+            .parent(&root)
+            .build(),
+        line!(),
+    );
     drop(root);
     drop(child);
     // tokio-util cancels children itself: no cancel event for the child,
@@ -178,7 +196,7 @@ fn a_panic_inside_a_scope_is_a_cancel_event() {
     static REG: Registry<u32> = Registry::new();
     let (events, _guard) = capture();
     let caught = std::panic::catch_unwind(|| {
-        let _scope = REG.enter_named(3, "t::panicked").unwrap();
+        let _scope = Scope::builder().name("t::panicked").enter(&REG, 3).unwrap();
         panic!("inside a scope");
     });
     assert!(caught.is_err());
@@ -195,8 +213,17 @@ fn a_panic_inside_a_scope_is_a_cancel_event() {
 async fn shutdown_cancels_with_events_and_warns_once_per_straggler() {
     static REG: Registry<u32> = Registry::new();
     let (events, _guard) = capture();
-    let (a, line) = (REG.enter_named(1, "t::straggler").unwrap(), line!());
-    let b = REG.enter_named(2, "t::straggler").unwrap();
+    let (a, line) = (
+        Scope::builder()
+            .name("t::straggler")
+            .enter(&REG, 1)
+            .unwrap(),
+        line!(),
+    );
+    let b = Scope::builder()
+        .name("t::straggler")
+        .enter(&REG, 2)
+        .unwrap();
     let report = REG.shutdown(Duration::from_millis(100)).await;
     assert_eq!(report.stragglers().len(), 2);
     let cancels = events.find("scope cancelled", "t::straggler");
@@ -219,8 +246,13 @@ async fn shutdown_cancels_with_events_and_warns_once_per_straggler() {
 async fn a_watchdog_warns_once_per_overdue_scope_and_its_expiry_is_a_warning() {
     static REG: Registry<u32> = Registry::new();
     let (events, _guard) = capture();
-    let (reported_only, line) = (REG.enter_named(1, "t::overdue").unwrap(), line!());
-    let watchdog = REG.watchdog(Duration::from_secs(60), Duration::from_secs(5));
+    let (reported_only, line) = (
+        Scope::builder().name("t::overdue").enter(&REG, 1).unwrap(),
+        line!(),
+    );
+    let watchdog = Watchdog::builder(Duration::from_secs(60))
+        .interval(Duration::from_secs(5))
+        .watch(&REG);
     tokio::time::sleep(Duration::from_secs(600)).await;
     let overdue = events.one("scope overdue", "t::overdue");
     assert_eq!(overdue.level, Level::WARN);
@@ -230,7 +262,7 @@ async fn a_watchdog_warns_once_per_overdue_scope_and_its_expiry_is_a_warning() {
     assert!(!reported_only.is_cancelled());
     watchdog.stop().await;
 
-    let expiring = REG.enter_named(2, "t::expired").unwrap();
+    let expiring = Scope::builder().name("t::expired").enter(&REG, 2).unwrap();
     let watchdog = Watchdog::builder(Duration::from_secs(60))
         .cancel_overdue(true)
         .watch(&REG);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use scoped_cancel::dump::ScopeDump;
 use scoped_cancel::watchdog::Watchdog;
-use scoped_cancel::{scoped_cancel, Cause, Registry};
+use scoped_cancel::{scoped_cancel, Cause, Registry, Scope};
 use tokio::time::{sleep, Instant};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -22,7 +22,9 @@ async fn a_parked_scope_is_reported_once_after_max_age_and_not_cancelled() {
     tokio::time::pause();
     static REG: Registry<u32> = Registry::new();
     let parked = REG.enter(1).unwrap();
-    let watchdog = REG.watchdog(MINUTE, Duration::from_secs(10));
+    let watchdog = Watchdog::builder(MINUTE)
+        .interval(Duration::from_secs(10))
+        .watch(&REG);
     sleep(Duration::from_secs(50)).await;
     assert_eq!(watchdog.reported(), 0, "not yet a minute old");
     sleep(Duration::from_secs(30)).await;
@@ -104,15 +106,21 @@ async fn the_watchdog_stops_when_asked_or_dropped_or_when_its_registry_is_gone()
     tokio::time::pause();
     static REG: Registry<u32> = Registry::new();
     let before = alive_tasks();
-    let watchdog = REG.watchdog(MINUTE, Duration::from_millis(1));
+    let watchdog = Watchdog::builder(MINUTE)
+        .interval(Duration::from_millis(1))
+        .watch(&REG);
     assert_eq!(alive_tasks(), before + 1);
     watchdog.stop().await;
     assert_eq!(alive_tasks(), before);
 
-    let dropped = REG.watchdog(MINUTE, Duration::from_millis(1));
+    let dropped = Watchdog::builder(MINUTE)
+        .interval(Duration::from_millis(1))
+        .watch(&REG);
     drop(dropped);
     let registry: Registry<u32> = Registry::new();
-    let orphaned = registry.watchdog(MINUTE, Duration::from_millis(1));
+    let orphaned = Watchdog::builder(MINUTE)
+        .interval(Duration::from_millis(1))
+        .watch(&registry);
     drop(registry);
     // Both tasks end at their next tick, with nothing left behind (the
     // test's leak check also looks for their scopes). On the paused clock,
@@ -137,7 +145,12 @@ async fn dumped(wait: tokio::sync::oneshot::Receiver<()>) {
 async fn the_dump_groups_a_sites_scopes_with_count_and_keys() {
     static REG: Registry<u32> = Registry::new();
     let mut scopes: Vec<_> = (0..3)
-        .map(|k| REG.enter_named(k, "observe_watchdog::keyed").unwrap())
+        .map(|k| {
+            Scope::builder()
+                .name("observe_watchdog::keyed")
+                .enter(&REG, k)
+                .unwrap()
+        })
         .collect();
     scopes[0].cancel();
     let dump = ScopeDump::registry(&REG);

@@ -13,12 +13,12 @@ async fn the_tracked_watchdog_expires_anonymous_scopes_on_any_thread_but_not_its
     tokio::time::pause();
     // A scope parked on a thread of its own, seen through process tracking.
     track_process(true);
-    let elsewhere = std::thread::spawn(|| Scope::root_named("tracked::elsewhere"))
+    let elsewhere = std::thread::spawn(|| Scope::builder().name("tracked::elsewhere").build())
         .join()
         .unwrap();
     track_process(false);
     // And one of this test's, seen through the test's collector.
-    let parked = Scope::root_named("tracked::parked");
+    let parked = Scope::builder().name("tracked::parked").build();
     let tokens = [parked.token(), elsewhere.token()];
 
     let watchdog = Watchdog::builder(Duration::from_secs(60))

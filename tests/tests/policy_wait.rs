@@ -378,7 +378,9 @@ fn leak_check_counts_a_stuck_waiter() {
     // The holder is entered outside the check; only the waiter belongs to it.
     let holder = JOBS.enter(8).unwrap();
     let attached = check.attach_current_thread();
-    let wait = JOBS.enter_waiting_named(8, "jobs::queued");
+    let wait = Scope::builder()
+        .name("jobs::queued")
+        .enter_waiting(&JOBS, 8);
     drop(attached);
     let report = check.wait(&rt).unwrap_err();
     assert_eq!(report.scopes().len(), 1, "{report}");

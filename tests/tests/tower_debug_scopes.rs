@@ -15,7 +15,7 @@ const NAME: &str = "debug::job";
 
 #[scoped_cancel::test(flavor = "multi_thread", worker_threads = 2, grace = "10s")]
 async fn debug_scopes_serves_the_dump_as_text_or_json() {
-    let enter = |k| JOBS.enter_named(k, NAME).unwrap();
+    let enter = |k| Scope::builder().name(NAME).enter(&JOBS, k).unwrap();
     let line = line!() - 1; // of the enter above
     let jobs: Vec<Scope> = (1..=3).map(enter).collect();
     jobs[0].cancel();
@@ -53,7 +53,10 @@ async fn debug_scopes_serves_the_dump_as_text_or_json() {
         );
         assert!(json.contains(r#""count":3,"cancelled":1,"#), "{json}");
         assert!(json.contains(r#"{"key":"1","age_seconds":"#), "{json}");
-        assert!(json.contains(r#""cause":"requested","reason":null}"#), "{json}");
+        assert!(
+            json.contains(r#""cause":"requested","reason":null}"#),
+            "{json}"
+        );
     }
 
     // Other methods are refused.

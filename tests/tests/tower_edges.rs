@@ -194,7 +194,7 @@ async fn a_repeated_grpc_timeout_keeps_the_smallest_and_a_bad_one_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpc_web_request_gets_a_trailers_only_answer_it_can_read() {
     let app = Router::new()
-        .route("/", get(|| std::future::pending::<String>()))
+        .route("/", get(std::future::pending::<String>))
         .layer(ScopeLayer::new());
     let server = Server::start(app).await;
     let client = client();

@@ -466,7 +466,9 @@ async fn a_deadline_that_passes_mid_stream_cuts_the_stream_off() {
 async fn requests_under_a_parent_are_answered_503_when_it_is_cancelled() {
     let (seen, mut tokens) = mpsc::unbounded_channel();
     let cleaned = Arc::new(AtomicBool::new(false));
-    let lifetime = scoped_cancel::Scope::root_named("server lifetime");
+    let lifetime = scoped_cancel::Scope::builder()
+        .name("server lifetime")
+        .build();
     let app = Router::new()
         .route("/slow", get(stuck))
         .with_state((seen, cleaned.clone()))

@@ -113,7 +113,7 @@ async fn an_unkeyed_request_is_a_child_of_the_layers_parent() {
     static REQUESTS: Registry<String> = Registry::new();
     let (seen, mut tokens) = mpsc::unbounded_channel();
     let gate = Arc::new(Semaphore::new(0));
-    let lifetime = Scope::root_named("server lifetime");
+    let lifetime = Scope::builder().name("server lifetime").build();
     let app = Router::new()
         .route("/", get(gated))
         .with_state((seen, gate))

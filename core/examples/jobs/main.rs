@@ -217,7 +217,7 @@ mod scoped {
         const TITLE: &'static str = "scoped: #[scoped_cancel(registry = JOBS, key = job.id, ...)]";
         type Root = Arc<Scope>;
         fn root() -> Arc<Scope> {
-            Arc::new(Scope::root_named("server"))
+            Arc::new(Scope::builder().name("server").build())
         }
         async fn run(root: &Arc<Scope>, job: Job, limit: Duration) -> Result<u64, JobError> {
             run_job(&root.token(), job, limit).await

@@ -46,7 +46,7 @@
 //!
 //! static JOBS: Registry<u64> = Registry::new();
 //! // One site (name, file, line), two scopes.
-//! let _scopes: Vec<_> = (1..=2).map(|k| JOBS.enter_named(k, "jobs::run").unwrap()).collect();
+//! let _scopes: Vec<_> = (1..=2).map(|k| Scope::builder().name("jobs::run").enter(&JOBS, k).unwrap()).collect();
 //!
 //! let dump = ScopeDump::registry(&JOBS);
 //! assert_eq!(dump.len(), 2);

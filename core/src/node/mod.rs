@@ -21,8 +21,8 @@ use crate::sync::{AtomicU16, AtomicU32, Mutex, MutexGuard};
 
 pub(crate) use hooks::Deferred;
 pub(crate) use listeners::Call;
-pub(crate) use tasks::{TaskCount, TaskCounter};
 use listeners::{Listener, Listeners};
+pub(crate) use tasks::{TaskCount, TaskCounter};
 
 /// The shared part of one token.
 ///
@@ -160,7 +160,12 @@ impl Node {
     }
 
     fn child_with(parent: &Arc<Node>, origin: Origin, flags: u16) -> Arc<Node> {
-        let child = Node::build(origin, parent.deadline.inherit(), Some(parent.clone()), flags);
+        let child = Node::build(
+            origin,
+            parent.deadline.inherit(),
+            Some(parent.clone()),
+            flags,
+        );
         parent.add_child(&child);
         child
     }

@@ -103,12 +103,6 @@ impl<K: Key> Registry<K> {
         self.enter_at(key, Origin::caller("Registry::enter"), None)
     }
 
-    /// [`Registry::enter`] with a name for leak reports.
-    #[track_caller]
-    pub fn enter_named(&self, key: K, name: &'static str) -> Result<Scope, EnterError<K>> {
-        self.enter_at(key, Origin::caller(name), None)
-    }
-
     /// [`Registry::enter`] with a scope whose token is a child of `parent`.
     #[track_caller]
     pub fn enter_child(&self, key: K, parent: &crate::Token) -> Result<Scope, EnterError<K>> {

@@ -56,16 +56,6 @@ impl<K: Key> Registry<K> {
         )
     }
 
-    /// [`Registry::enter_replacing`] with a name for leak reports.
-    #[track_caller]
-    pub fn enter_replacing_named(
-        &self,
-        key: K,
-        name: &'static str,
-    ) -> Result<Scope, EnterError<K>> {
-        self.replace_node(key, Node::keyed_under(None, Origin::caller(name)))
-    }
-
     /// Takes `key` for a scope on `node`, built by the caller (before the
     /// key's `Hash` and `Eq` run, as in `enter_node`).
     pub(crate) fn replace_node(&self, key: K, node: Arc<Node>) -> Result<Scope, EnterError<K>> {

@@ -68,13 +68,10 @@ impl<K: Key> Registry<K> {
     /// ```
     #[track_caller]
     pub fn enter_waiting(&self, key: K) -> EnterWaiting<K> {
-        self.wait_node(key, Node::keyed_under(None, Origin::caller("Registry::enter_waiting")))
-    }
-
-    /// [`Registry::enter_waiting`] with a name for leak reports.
-    #[track_caller]
-    pub fn enter_waiting_named(&self, key: K, name: &'static str) -> EnterWaiting<K> {
-        self.wait_node(key, Node::keyed_under(None, Origin::caller(name)))
+        self.wait_node(
+            key,
+            Node::keyed_under(None, Origin::caller("Registry::enter_waiting")),
+        )
     }
 
     /// How many calls are waiting for a key, over all keys.

@@ -157,7 +157,7 @@ impl LeakCheck {
 /// use scoped_cancel::{testing, Scope};
 ///
 /// let leaked = testing::check(&mut tokio::runtime::Builder::new_current_thread(), async {
-///     let scope = Scope::root_named("kept forever");
+///     let scope = Scope::builder().name("kept forever").build();
 ///     Box::leak(Box::new(scope)); // never dropped: a leak
 /// });
 /// let report = leaked.unwrap_err();

@@ -31,7 +31,7 @@ use crate::dump::{wants_json, ScopeDump};
 /// use tower_service::Service;
 ///
 /// static JOBS: Registry<u64> = Registry::new();
-/// let _job = JOBS.enter_named(7, "jobs::run").unwrap();
+/// let _job = Scope::builder().name("jobs::run").enter(&JOBS, 7).unwrap();
 ///
 /// let mut app: Router = Router::new()
 ///     .route_service("/debug/scopes", DebugScopes::new())

@@ -120,7 +120,7 @@ impl WatchdogBuilder {
     fn start<S: Source>(self, source: S) -> Watchdog {
         // The watchdog's task runs in a scope of its own: dropping the
         // handle cancels it, and a leak check sees it until it has stopped.
-        let scope = Scope::root_named("scoped_cancel::watchdog");
+        let scope = Scope::builder().name("scoped_cancel::watchdog").build();
         let token = scope.token();
         let reported = Arc::new(AtomicU64::new(0));
         let sweeper = Sweeper::new(self, token.clone(), reported.clone());
@@ -173,18 +173,5 @@ impl Drop for Watchdog {
     fn drop(&mut self) {
         // The task ends at its next poll; `stop` also waits for that.
         self.token.cancel();
-    }
-}
-
-impl<K: Key> Registry<K> {
-    /// Starts a watchdog over this registry that reports (once each) the
-    /// scopes older than `max_age`, looking every `interval`. For one that
-    /// also cancels them, use [`Watchdog::builder`]`(max_age).cancel_overdue(true).watch(&registry)`.
-    ///
-    /// See [`watchdog`](crate::watchdog) for what it can and cannot fix.
-    /// Spawns a task: needs a tokio runtime with time enabled.
-    #[track_caller]
-    pub fn watchdog(&self, max_age: Duration, interval: Duration) -> Watchdog {
-        Watchdog::builder(max_age).interval(interval).watch(self)
     }
 }
