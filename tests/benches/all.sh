@@ -7,10 +7,15 @@
 #   SKIP="compile fanout" bash tests/benches/all.sh   # leave some out
 #
 # Parts (names for SKIP): instructions overhead contention fanout memory
-# nesting policy observe tower compile. The per-call, contention, fan-out,
-# memory, nesting and policy tables measure scoped-cancel's default build
-# (`--no-default-features` on the tests crate); `observe` compares the
-# `tracing` and `metrics` features compiled in against compiled out.
+# nesting policy observe tower groups after_cancel shield live_memory
+# compile. The per-call, contention, fan-out, memory, nesting, policy,
+# group, after_cancel, shield and live-memory tables measure
+# scoped-cancel's default build (`--no-default-features` on the tests
+# crate); `observe` compares the `tracing` and `metrics` features compiled
+# in against compiled out. `groups`, `after_cancel` and `shield` also count
+# instructions (unless `instructions` is skipped too): the current-thread
+# group rows only, as idle or busy workers make the multi-thread counts
+# vary from run to run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -32,7 +37,8 @@ note() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
 
 # Build everything first, so no compile overlaps a timed run.
 note build
-for target in overhead contention fanout memory nesting policy tower_latency; do
+for target in overhead contention fanout memory nesting policy tower_latency \
+    groups after_cancel shield live_memory; do
     cargo bench -q -p scoped-cancel-tests --bench "$target" $DEFAULT --no-run
 done
 cargo bench -q -p scoped-cancel-tests --bench observe --no-run
@@ -67,5 +73,31 @@ skip memory || { note memory; bench memory $DEFAULT -- >"$OUT/memory.md"; }
 skip nesting || { note nesting; bench nesting $DEFAULT -- >"$OUT/nesting.md"; }
 skip policy || { note policy; bench policy $DEFAULT -- >"$OUT/policy.md"; }
 skip tower || { note tower; bench tower_latency $DEFAULT -- >"$OUT/tower.md"; }
+# Instructions of one of the new targets' cases: instr TARGET OUTFILE CASES...
+instr() {
+    local target=$1 out=$2
+    shift 2
+    skip instructions ||
+        SC_BENCH_CARGO_FLAGS=$DEFAULT SC_BENCH_TARGET=$target bash tests/benches/instructions.sh \
+            "$@" >"$OUT/$out"
+}
+skip groups || {
+    note "task groups"
+    instr groups groups-instructions.md =ct-10-instant =ct-10-wait =ct-10-fail \
+        =ct-1000-instant =ct-1000-wait =ct-1000-fail
+    bench groups $DEFAULT -- >"$OUT/groups.md"
+}
+skip after_cancel || {
+    note after_cancel
+    instr after_cancel after-cancel-instructions.md =live =brief
+    bench after_cancel $DEFAULT -- >"$OUT/after-cancel.md"
+}
+skip shield || {
+    note shield
+    instr shield shield-instructions.md =shield-instant =shield-wait \
+        =shield-in-scope-instant =shield-in-scope-wait
+    bench shield $DEFAULT -- >"$OUT/shield.md"
+}
+skip live_memory || { note "live memory"; bench live_memory $DEFAULT -- >"$OUT/live-memory.md"; }
 skip compile || { note "compile time"; bash tests/benches/compile_time.sh >"$OUT/compile-time.md"; }
 note "done: $OUT"

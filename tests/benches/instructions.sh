@@ -20,7 +20,9 @@
 # two batch sizes and divides the difference in instructions by the
 # difference in calls, so start-up and runtime creation cancel out.
 # SC_BENCH_TARGET names another bench target with the same batch shape
-# (5 warm-up batches and rounds of 5,000 × scale), e.g. `nesting`.
+# (5 warm-up batches and rounds of 5,000 × scale), e.g. `nesting`, `shield`,
+# `after_cancel` (per registration) or `groups` (per task; its
+# current-thread `ct-*` cases: the multi-thread ones vary from run to run).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
