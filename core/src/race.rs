@@ -126,8 +126,10 @@ impl Watch {
 
     /// Forgets the waker parked in `node`, so that the node does not keep
     /// the task alive: call when the race is over or dropped.
+    #[inline]
     pub(crate) fn unpark(&mut self, node: &Node) {
-        if std::mem::take(&mut self.parked) {
+        if self.parked {
+            self.parked = false;
             node.unpark();
         }
     }
@@ -170,23 +172,21 @@ pub(crate) fn shield_pending() {
 /// either.
 #[inline]
 fn track<T>(body: impl FnOnce() -> T) -> (T, bool) {
-    /// Puts the outer flag back (raised if this body's was), also if the
-    /// body panics.
+    /// Puts the outer flag back (left raised if this body's was, for the
+    /// enclosing race), also if the body panics.
     struct Restore(bool);
     impl Drop for Restore {
         #[inline]
         fn drop(&mut self) {
-            let outer = self.0;
-            let _ = SHIELDED.try_with(|flag| flag.set(outer | flag.get()));
+            if self.0 {
+                let _ = SHIELDED.try_with(|flag| flag.set(true));
+            }
         }
     }
-    let restore = Restore(
-        SHIELDED
-            .try_with(|flag| flag.replace(false))
-            .unwrap_or(false),
-    );
+    let outer = SHIELDED.try_with(|flag| flag.replace(false));
+    let restore = Restore(outer.unwrap_or(false));
     let out = body();
-    let shielded = SHIELDED.try_with(|flag| flag.get()).unwrap_or(false);
+    let shielded = SHIELDED.try_with(Cell::get).unwrap_or(false);
     drop(restore);
     (out, shielded)
 }

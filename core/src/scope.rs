@@ -334,11 +334,13 @@ impl Scope {
     }
 
     /// This scope's own registry entry's link, if it is keyed.
+    #[inline]
     fn own_link(&self) -> Option<&Link> {
         self.link.as_ref().filter(|_| self.has(KEYED))
     }
 
     /// The node, and the link to its own entry (for events).
+    #[inline]
     pub(crate) fn node_and_link(&self) -> (&Arc<Node>, Option<&Link>) {
         (&self.token.node, self.own_link())
     }

@@ -105,11 +105,8 @@ fn insert_indexes_a_scoped_token_until_its_entry_drops() {
 #[test]
 fn report_lists_key_name_site_age_and_state() {
     let reg = Registry::<u64>::new();
-    let line = line!() + 1;
-    let a = Scope::builder()
-        .name("upload")
-        .enter(&reg, 1)
-        .expect("free");
+    let named = Scope::builder().name("upload");
+    let (a, line) = (named.enter(&reg, 1).expect("free"), line!());
     let _b = reg.enter(2).expect("free");
     reg.cancel(&2);
     let mut report = reg.report();

@@ -103,13 +103,8 @@ fn assert_site(event: &Captured, line: u32) {
 fn a_requested_cancel_is_one_event_with_name_site_key_and_cause_then_the_end() {
     static REG: Registry<u32> = Registry::new();
     let (events, _guard) = capture();
-    let (scope, line) = (
-        Scope::builder()
-            .name("t::requested")
-            .enter(&REG, 7)
-            .unwrap(),
-        line!(),
-    );
+    let named = Scope::builder().name("t::requested");
+    let (scope, line) = (named.enter(&REG, 7).unwrap(), line!());
     let entered = events.one("scope entered", "t::requested");
     assert_eq!(entered.level, Level::TRACE);
     assert_eq!(entered.field("key"), Some("7"));
@@ -145,13 +140,8 @@ fn a_normal_end_is_a_trace_event_and_no_cancel_event() {
 async fn a_passed_deadline_is_a_warning_with_the_key() {
     static REG: Registry<&'static str> = Registry::new();
     let (events, _guard) = capture();
-    let (scope, line) = (
-        Scope::builder()
-            .name("t::deadline")
-            .enter(&REG, "job-a")
-            .unwrap(),
-        line!(),
-    );
+    let named = Scope::builder().name("t::deadline");
+    let (scope, line) = (named.enter(&REG, "job-a").unwrap(), line!());
     let out = scope
         .run_timeout(Duration::from_millis(250), std::future::pending::<()>())
         .await;
@@ -171,13 +161,8 @@ async fn a_passed_deadline_is_a_warning_with_the_key() {
 fn a_parent_cancel_shows_on_the_child_end() {
     let (events, _guard) = capture();
     let root = Scope::builder().name("t::parent-root").build();
-    let (child, line) = (
-        Scope::builder()
-            .name("t::parent-child")
-            .parent(&root)
-            .build(),
-        line!(),
-    );
+    let named = Scope::builder().name("t::parent-child");
+    let (child, line) = (named.parent(&root).build(), line!());
     drop(root);
     drop(child);
     // tokio-util cancels children itself: no cancel event for the child,
@@ -213,13 +198,8 @@ fn a_panic_inside_a_scope_is_a_cancel_event() {
 async fn shutdown_cancels_with_events_and_warns_once_per_straggler() {
     static REG: Registry<u32> = Registry::new();
     let (events, _guard) = capture();
-    let (a, line) = (
-        Scope::builder()
-            .name("t::straggler")
-            .enter(&REG, 1)
-            .unwrap(),
-        line!(),
-    );
+    let named = Scope::builder().name("t::straggler");
+    let (a, line) = (named.enter(&REG, 1).unwrap(), line!());
     let b = Scope::builder()
         .name("t::straggler")
         .enter(&REG, 2)
@@ -246,10 +226,8 @@ async fn shutdown_cancels_with_events_and_warns_once_per_straggler() {
 async fn a_watchdog_warns_once_per_overdue_scope_and_its_expiry_is_a_warning() {
     static REG: Registry<u32> = Registry::new();
     let (events, _guard) = capture();
-    let (reported_only, line) = (
-        Scope::builder().name("t::overdue").enter(&REG, 1).unwrap(),
-        line!(),
-    );
+    let named = Scope::builder().name("t::overdue");
+    let (reported_only, line) = (named.enter(&REG, 1).unwrap(), line!());
     let watchdog = Watchdog::builder(Duration::from_secs(60))
         .interval(Duration::from_secs(5))
         .watch(&REG);

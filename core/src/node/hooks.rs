@@ -17,6 +17,7 @@ use crate::cause::Cause;
 pub(crate) struct Deferred(Option<Box<dyn Any + Send>>);
 
 impl Deferred {
+    #[inline]
     pub(crate) fn none() -> Deferred {
         Deferred(None)
     }
@@ -30,12 +31,19 @@ impl Deferred {
 
     /// Raises the panic caught, unless this thread is already unwinding (a
     /// second panic would abort): then it is dropped.
+    #[inline]
     pub(crate) fn finish(self) {
         if let Some(panic) = self.0 {
-            if !std::thread::panicking() {
-                resume_unwind(panic);
-            }
+            raise(panic);
         }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn raise(panic: Box<dyn Any + Send>) {
+    if !std::thread::panicking() {
+        resume_unwind(panic);
     }
 }
 

@@ -333,7 +333,17 @@ impl Node {
     /// ancestor whose own cancel reached it (Go's `context.Cause`), with
     /// that cancel's reason. `Parent` only where the cancel came from
     /// outside the tree (an adopted node's foreign token).
+    #[inline]
     pub(crate) fn root_cause(&self) -> Option<(Cause, Option<Arc<str>>)> {
+        // Most cancels are a node's own: one load, and one for the reason.
+        match self.cause.get() {
+            Some(Cause::Parent) | None => self.root_cause_above(),
+            Some(cause) => Some((cause, self.own_reason())),
+        }
+    }
+
+    #[cold]
+    fn root_cause_above(&self) -> Option<(Cause, Option<Arc<str>>)> {
         let mut node = self;
         loop {
             match node.cause()? {
@@ -352,10 +362,16 @@ impl Node {
         self.root_cause().and_then(|(_, reason)| reason)
     }
 
+    #[inline]
     fn own_reason(&self) -> Option<Arc<str>> {
         if !self.has(HAS_REASON) {
             return None;
         }
+        self.own_reason_locked()
+    }
+
+    #[cold]
+    fn own_reason_locked(&self) -> Option<Arc<str>> {
         self.lock_shared().more.as_ref()?.reason.clone()
     }
 
