@@ -42,7 +42,7 @@
 //! `scoped_cancel::tower::DebugScopes`.
 //!
 //! ```
-//! use scoped_cancel::{dump::ScopeDump, Registry};
+//! use scoped_cancel::{dump::ScopeDump, Registry, Scope};
 //!
 //! static JOBS: Registry<u64> = Registry::new();
 //! // One site (name, file, line), two scopes.

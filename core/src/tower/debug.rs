@@ -27,7 +27,7 @@ use crate::dump::{wants_json, ScopeDump};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use axum::{body::Body, Router};
-/// use scoped_cancel::{tower::DebugScopes, dump::ScopeDump, Registry};
+/// use scoped_cancel::{tower::DebugScopes, dump::ScopeDump, Registry, Scope};
 /// use tower_service::Service;
 ///
 /// static JOBS: Registry<u64> = Registry::new();
