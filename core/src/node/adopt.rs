@@ -62,7 +62,8 @@ impl Node {
         }
         let mut shared = node.lock_shared();
         if node.cause.get().is_none() {
-            shared.more.get_or_insert_with(Default::default).bridge = Some(Bridge { _wait: wait });
+            let more = shared.more.get_or_insert_with(Default::default);
+            more.rare().bridge = Some(Bridge { _wait: wait });
         }
         drop(shared);
         node

@@ -73,11 +73,8 @@ impl Node {
     /// its end).
     pub(crate) fn on_end(&self, hook: Box<dyn FnOnce() + Send>) {
         let mut shared = self.lock_shared();
-        shared
-            .more
-            .get_or_insert_with(Default::default)
-            .ends
-            .push(hook);
+        let more = shared.more.get_or_insert_with(Default::default);
+        more.rare().ends.push(hook);
         self.flags.fetch_or(HAS_ENDS, Ordering::Relaxed);
     }
 
@@ -93,8 +90,8 @@ impl Node {
     #[cold]
     #[inline(never)]
     fn run_end_hooks_slow(&self, deferred: &mut Deferred) {
-        let hooks = match self.lock_shared().more.as_mut() {
-            Some(more) => std::mem::take(&mut more.ends),
+        let hooks = match self.lock_shared().more.as_mut().and_then(|m| m.rare.as_mut()) {
+            Some(rare) => std::mem::take(&mut rare.ends),
             None => Vec::new(),
         };
         for hook in hooks {

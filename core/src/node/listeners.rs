@@ -58,6 +58,7 @@ impl Listeners {
     }
 
     /// Puts `listener` in a free place, or a new one; its index.
+    #[inline]
     pub(super) fn add(&mut self, listener: Listener) -> u32 {
         let free = self.free;
         if let Some(place) = self.place(free) {
@@ -72,6 +73,19 @@ impl Listeners {
         // Never more live listeners than `u32` counts: each is an
         // allocation of its own.
         u32::try_from(self.rest.len()).unwrap_or(NO_PLACE)
+    }
+
+    /// Frees the place at `index`, dropping what was there in place: for a
+    /// child's `Weak`, whose drop runs no user code.
+    #[inline]
+    pub(super) fn free(&mut self, index: u32) {
+        let free = self.free;
+        if let Some(place) = self.place(index) {
+            if matches!(place, Place::Used(_)) {
+                *place = Place::Free(free);
+                self.free = index;
+            }
+        }
     }
 
     /// Frees the place at `index` and returns what was there, for the

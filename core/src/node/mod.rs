@@ -96,10 +96,17 @@ struct Shared {
     more: Option<Box<More>>,
 }
 
+/// The listeners, which parents of nested calls all have, and a second box
+/// for what few nodes need: a parent's allocation stays small.
 #[derive(Default)]
 struct More {
     /// Children and callbacks (`LISTENING` set); taken by the cancel.
     listeners: Option<Listeners>,
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Default)]
+struct Rare {
     /// [`Scope::on_end`](crate::Scope::on_end) hooks (`HAS_ENDS` set).
     ends: Vec<Box<dyn FnOnce() + Send>>,
     /// The reason given with the cancel that won, if any.
@@ -108,6 +115,12 @@ struct More {
     bridge: Option<adopt::Bridge>,
     /// A keyed node's tasks (`tasks.rs`).
     tasks: tasks::Tasks,
+}
+
+impl More {
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
+    }
 }
 
 impl Drop for Shared {
@@ -219,6 +232,7 @@ impl Node {
     /// the node is already cancelled, hands it back (the caller acts on it
     /// as the cancel would have). Store, then load (see the type's docs),
     /// the load under the lock.
+    #[inline]
     fn add_listener(&self, listener: Listener) -> Result<u32, Listener> {
         self.flags.fetch_or(LISTENING, Ordering::SeqCst);
         let mut shared = self.lock_shared();
@@ -237,6 +251,16 @@ impl Node {
     fn remove_listener(&self, index: u32) -> Option<Listener> {
         let mut shared = self.lock_shared();
         shared.more.as_mut()?.listeners.as_mut()?.remove(index)
+    }
+
+    /// Frees the place of the child at `slot`, which is dropping: its
+    /// `Weak` is dropped in place, under the lock (no user code runs).
+    #[inline]
+    fn remove_child(&self, slot: u32) {
+        let mut shared = self.lock_shared();
+        if let Some(listeners) = shared.more.as_mut().and_then(|m| m.listeners.as_mut()) {
+            listeners.free(slot);
+        }
     }
 
     /// Puts a new `child` in this node's list, or, if this node is already
@@ -372,7 +396,7 @@ impl Node {
 
     #[cold]
     fn own_reason_locked(&self) -> Option<Arc<str>> {
-        self.lock_shared().more.as_ref()?.reason.clone()
+        self.lock_shared().more.as_ref()?.rare.as_ref()?.reason.clone()
     }
 
     /// Marks the owning scope as ended, for leak reports.
@@ -465,7 +489,10 @@ impl Node {
             let (kept, bridge) = {
                 let mut shared = self.lock_shared();
                 let (listeners, bridge) = match shared.more.as_mut() {
-                    Some(more) => (more.listeners.take(), more.bridge.take()),
+                    Some(more) => (
+                        more.listeners.take(),
+                        more.rare.as_mut().and_then(|rare| rare.bridge.take()),
+                    ),
                     None => (None, None),
                 };
                 taken = listeners;
@@ -497,7 +524,7 @@ impl Node {
         if !self.cause.record(cause) {
             return false;
         }
-        shared.more.get_or_insert_with(Default::default).reason = Some(reason);
+        shared.more.get_or_insert_with(Default::default).rare().reason = Some(reason);
         true
     }
 }
@@ -522,8 +549,7 @@ impl Node {
             .take()
             .map(|parent| (parent, self.slot.load(Ordering::Relaxed)));
         while let Some((parent, slot)) = next {
-            // The dropping child's `Weak`: dropped here, unlocked.
-            drop(parent.remove_listener(slot));
+            parent.remove_child(slot);
             next = Arc::into_inner(parent).and_then(|mut parent| {
                 let slot = parent.slot.load(Ordering::Relaxed);
                 parent.parent.take().map(|grandparent| (grandparent, slot))

@@ -42,7 +42,8 @@ impl TaskCount {
         let anchor = node.keyed_ancestor()?;
         {
             let mut shared = anchor.lock_shared();
-            let tasks = &mut shared.more.get_or_insert_with(Default::default).tasks;
+            let more = shared.more.get_or_insert_with(Default::default);
+            let tasks = &mut more.rare().tasks;
             match &tasks.counter {
                 Some(counter) => counter.started(1),
                 None => {
@@ -58,12 +59,12 @@ impl TaskCount {
 impl Drop for TaskCount {
     fn drop(&mut self) {
         let mut shared = self.anchor.lock_shared();
-        let Some(more) = shared.more.as_mut() else {
+        let Some(rare) = shared.more.as_mut().and_then(|more| more.rare.as_mut()) else {
             return;
         };
-        match &more.tasks.counter {
+        match &rare.tasks.counter {
             Some(counter) => counter.ended(),
-            None => more.tasks.pending -= 1,
+            None => rare.tasks.pending -= 1,
         }
     }
 }
@@ -102,7 +103,8 @@ impl Node {
     #[inline(never)]
     fn hand_tasks_over_slow(&self, counter: Box<dyn TaskCounter>) {
         let mut shared = self.lock_shared();
-        let tasks = &mut shared.more.get_or_insert_with(Default::default).tasks;
+        let more = shared.more.get_or_insert_with(Default::default);
+        let tasks = &mut more.rare().tasks;
         if tasks.counter.is_none() {
             counter.started(tasks.pending);
             tasks.pending = 0;
