@@ -91,7 +91,7 @@ impl Watch {
         }
         if let Some(at) = self.at.take() {
             // The body waits: now the deadline needs a timer.
-            self.sleep = Some(Box::pin(tokio::time::sleep_until(at)));
+            self.sleep = Some(timer(at));
         }
         if let Some(sleep) = self.sleep.as_mut() {
             if sleep.as_mut().poll(cx).is_ready() {
@@ -133,6 +133,17 @@ impl Watch {
             node.unpark();
         }
     }
+}
+
+/// The timer of a deadline, made when the body first waits (a body ready
+/// at once needs no runtime for its deadline).
+#[cold]
+fn timer(at: Instant) -> Pin<Box<Sleep>> {
+    crate::needs_tokio::runtime(
+        "a deadline (`Scope::run_timeout`, `Scope::run_deadline`, `#[scoped_cancel(timeout = ..)]`, `shield`)",
+        "with time enabled, for its timer",
+    );
+    Box::pin(tokio::time::sleep_until(at))
 }
 
 /// The deadline passed: cancels the scope with [`Cause::Deadline`].

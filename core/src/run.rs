@@ -163,10 +163,6 @@ impl<F: Future> Future for Run<F> {
 /// Sets the scope's deadline from `timer` at the first poll.
 #[cold]
 fn arm(scope: &Scope, watch: &mut Watch, timer: Timer) {
-    crate::needs_tokio::runtime(
-        "a deadline (`Scope::run_timeout`, `Scope::run_deadline`, `#[scoped_cancel(timeout = ..)]`)",
-        "with time enabled, for its timer",
-    );
     // One centuries away (overflowing `Instant`) never fires.
     let at = match timer {
         Timer::After(timeout) => Instant::now().checked_add(timeout),

@@ -225,8 +225,9 @@ impl Scope {
 
     /// [`Scope::run`] with a deadline: when `timeout` passes (measured from
     /// the first poll), the token is cancelled with [`Cause::Deadline`] and
-    /// the call returns `Err`. Needs a tokio runtime with time enabled: its
-    /// first poll panics, saying so, without one.
+    /// the call returns `Err`. Needs a tokio runtime with time enabled
+    /// once the body waits: a poll that must start the timer panics,
+    /// saying so, without one (a body ready at once needs none).
     ///
     /// From the first poll, the scope's [`Token::deadline`] is the earlier
     /// of that moment plus `timeout` and the deadline it inherited: a

@@ -67,8 +67,8 @@ use crate::scope::Scope;
 ///
 /// # Panics
 ///
-/// Like [`Scope::run_timeout`], its first poll panics without a tokio
-/// runtime with time enabled (unless `timeout` is `Duration::MAX`).
+/// Like [`Scope::run_timeout`], a poll that must start its timer panics
+/// without a tokio runtime with time enabled (never for `Duration::MAX`).
 #[track_caller]
 pub fn shield<F: Future>(timeout: Duration, fut: F) -> Shield<F> {
     let scope = Scope::builder().name("scoped_cancel::shield").build();

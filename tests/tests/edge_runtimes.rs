@@ -243,12 +243,17 @@ fn apis_that_need_tokio_say_so_on_another_executor() {
         "{msg}"
     );
 
+    // A deadline needs its timer once the body waits.
     #[scoped_cancel(timeout = "1s")]
-    async fn with_deadline() -> Result<(), Cancelled> {
+    async fn with_deadline(wait: bool) -> Result<(), Cancelled> {
+        if wait {
+            pending::<()>().await;
+        }
         Ok(())
     }
+    assert_eq!(futures::executor::block_on(with_deadline(false)), Ok(()));
     let msg = panic_message(|| {
-        let _ = futures::executor::block_on(with_deadline());
+        let _ = futures::executor::block_on(with_deadline(true));
     });
     assert!(
         msg.contains("timeout = ..") && msg.contains("needs a tokio runtime"),

@@ -71,6 +71,8 @@ pub struct TaskGroup<T, E> {
     scope: Scope,
     shared: Arc<Shared<T, E>>,
     fail_fast: bool,
+    /// A runtime was found at the first spawn (looked for once a group).
+    on_runtime: bool,
 }
 
 impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
@@ -94,6 +96,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
             scope,
             shared: Arc::new(Shared::new()),
             fail_fast,
+            on_runtime: false,
         }
     }
 
@@ -108,7 +111,10 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
         #[cfg(not(shuttle))]
-        crate::needs_tokio::runtime("`TaskGroup::spawn`", "to spawn the task");
+        if !self.on_runtime {
+            crate::needs_tokio::runtime("`TaskGroup::spawn`", "to spawn the task");
+            self.on_runtime = true;
+        }
         let child = Scope::from_node(Node::child_of(
             self.scope.node(),
             Origin::caller("TaskGroup::spawn"),

@@ -67,6 +67,10 @@ impl<T, E> Shared<T, E> {
     pub(super) fn start(&self) -> usize {
         let mut inner = self.lock();
         inner.running += 1;
+        if inner.values.capacity() == 0 {
+            // Room for a small group at once: no regrowth for the first 16.
+            inner.values.reserve(16);
+        }
         inner.values.push(None);
         inner.values.len() - 1
     }
