@@ -100,3 +100,14 @@ pub(crate) fn current() -> Option<Arc<Node>> {
         .ok()
         .flatten()
 }
+
+/// Marks the current scope as having a pending shield below it, for the
+/// race that is polling its body (`race.rs`); nothing outside any scope.
+pub(crate) fn mark_current_shielded() {
+    let _ = CURRENT.try_with(|slot| {
+        let current = Refill(slot, slot.take());
+        if let Some(node) = &current.1 {
+            node.mark_shielded();
+        }
+    });
+}

@@ -4,14 +4,14 @@
 //!
 //! The body is polled first (biased), so finished work is never thrown
 //! away. Then, unless a [`shield`](crate::shield) inside the body is still
-//! running, the scope: a recorded cause ends the race; otherwise the task's
+//! running (it marks the scope being polled around it, and each race
+//! passes the mark on to the one around it), the scope: a recorded cause ends the race; otherwise the task's
 //! waker is parked in the node, which the cancel wakes. Then the deadline:
 //! its timer is made only when the body first waits (a body that is ready
 //! at once pays for none), and when it fires the scope is cancelled with
 //! [`Cause::Deadline`]. A cooperative race never ends its body: it only
 //! cancels the scope at the deadline, for the body to notice.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -33,9 +33,10 @@ pub(crate) struct Watch {
     parked: bool,
 }
 
-/// How a race ended its body.
+/// How a race ended its body (the error is [`cancelled`]'s, made by the
+/// caller: the hot path carries one byte, not the error).
+#[derive(Clone, Copy)]
 pub(crate) struct Ended {
-    pub(crate) cancelled: Cancelled,
     /// This race cancelled the scope itself (its deadline): the cancel is
     /// complete, and the scope's guard has nothing left to record.
     pub(crate) by_deadline: bool,
@@ -64,7 +65,7 @@ impl Watch {
 
     /// Polls `body`, then watches `node` and the deadline; `link` names
     /// the scope's key in a deadline's event. See the module docs.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn race<T>(
         &mut self,
         node: &Node,
@@ -73,20 +74,26 @@ impl Watch {
         cx: &mut Context<'_>,
         body: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<Result<T, Ended>> {
-        let (polled, shielded) = track(|| body(cx));
+        node.clear_shielded();
+        let polled = body(cx);
         if let Poll::Ready(out) = polled {
             return Poll::Ready(Ok(out));
+        }
+        let shielded = node.is_shielded();
+        if shielded {
+            // The enclosing race must not end its body either.
+            crate::ambient::mark_current_shielded();
         }
         let ends = !cooperative && !shielded;
         if ends {
             // Already cancelled: return without parking (a lock and a
             // waker clone, and the same to unpark).
             if node.recorded_cause().is_some() {
-                return Poll::Ready(Err(ended(node, false)));
+                return Poll::Ready(Err(Ended { by_deadline: false }));
             }
             self.parked = true;
             if node.park(cx.waker()).is_some() {
-                return Poll::Ready(Err(ended(node, false)));
+                return Poll::Ready(Err(Ended { by_deadline: false }));
             }
         }
         if let Some(at) = self.at.take() {
@@ -98,7 +105,7 @@ impl Watch {
                 self.sleep = None;
                 expire(node, link);
                 if ends {
-                    return Poll::Ready(Err(ended(node, true)));
+                    return Poll::Ready(Err(Ended { by_deadline: true }));
                 }
             }
         }
@@ -112,7 +119,7 @@ impl Watch {
     #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn check(&mut self, node: &Node, link: Option<&Link>) -> Option<Cancelled> {
         if node.recorded_cause().is_some() {
-            return Some(ended(node, false).cancelled);
+            return Some(cancelled(node));
         }
         let at = self.deadline()?;
         if Instant::now() < at {
@@ -121,7 +128,7 @@ impl Watch {
         self.at = None;
         self.sleep = None;
         expire(node, link);
-        Some(ended(node, true).cancelled)
+        Some(cancelled(node))
     }
 
     /// Forgets the waker parked in `node`, so that the node does not keep
@@ -159,45 +166,7 @@ fn expire(node: &Node, link: Option<&Link>) {
 /// The error for a cancelled scope: why it was cancelled, looking through
 /// [`Cause::Parent`] to the ancestor whose cancel reached it.
 #[cold]
-fn ended(node: &Node, by_deadline: bool) -> Ended {
+pub(crate) fn cancelled(node: &Node) -> Cancelled {
     let (cause, reason) = node.root_cause().unwrap_or((Cause::Parent, None));
-    Ended {
-        cancelled: Cancelled::with_reason(cause, reason),
-        by_deadline,
-    }
-}
-
-crate::sync::thread_local! {
-    /// Up while a [`shield`](crate::shield) inside the body being polled is
-    /// pending.
-    static SHIELDED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// A shield inside the body being polled is pending (called by its poll).
-pub(crate) fn shield_pending() {
-    let _ = SHIELDED.try_with(|flag| flag.set(true));
-}
-
-/// Polls `body` and says whether a shield inside it is still pending; the
-/// flag is passed on to the enclosing race, which must not end its body
-/// either.
-#[inline]
-fn track<T>(body: impl FnOnce() -> T) -> (T, bool) {
-    /// Puts the outer flag back (left raised if this body's was, for the
-    /// enclosing race), also if the body panics.
-    struct Restore(bool);
-    impl Drop for Restore {
-        #[inline]
-        fn drop(&mut self) {
-            if self.0 {
-                let _ = SHIELDED.try_with(|flag| flag.set(true));
-            }
-        }
-    }
-    let outer = SHIELDED.try_with(|flag| flag.replace(false));
-    let restore = Restore(outer.unwrap_or(false));
-    let out = body();
-    let shielded = SHIELDED.try_with(Cell::get).unwrap_or(false);
-    drop(restore);
-    (out, shielded)
+    Cancelled::with_reason(cause, reason)
 }

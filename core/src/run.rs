@@ -151,10 +151,11 @@ impl<F: Future> Future for Run<F> {
             }
             Poll::Ready(Err(ended)) => {
                 this.watch.unpark(this.scope.node());
+                let cancelled = crate::race::cancelled(this.scope.node());
                 if ended.by_deadline {
                     this.scope.mark_cancel_seen();
                 }
-                Poll::Ready(Err(ended.cancelled))
+                Poll::Ready(Err(cancelled))
             }
         }
     }

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::cause::{Cancelled, Cause};
 use crate::link::Link;
-use crate::node::{Deferred, Node, TaskCount};
+use crate::node::{Node, TaskCount};
 use crate::run::{Run, Timer};
 use crate::site::Origin;
 use crate::token::{Scoped, Token};
@@ -371,21 +371,35 @@ impl Scope {
 impl Drop for Scope {
     fn drop(&mut self) {
         // Order matters: cancel first, then unlink, so that a registry that no
-        // longer holds the key implies the scope's token is cancelled. A
-        // callback that panics in the cancel does so after the unlink.
-        let mut deferred = Deferred::none();
+        // longer holds the key implies the scope's token is cancelled.
         if !self.has(CANCEL_SEEN) {
             let cause = if std::thread::panicking() {
                 Cause::Panicked
             } else {
                 Cause::ScopeExited
             };
-            let (won, panic) = self.token.node.cancel_deferred(cause, None);
-            deferred = panic;
+            let (won, taken) = self.token.node.cancel_taking(cause);
             if won && cause == Cause::Panicked {
                 self.observe_panicked();
             }
+            if let Some(taken) = taken {
+                // Children and callbacks: a callback that panics does so
+                // after the unlink.
+                let deferred = self.token.node.run_taken(taken);
+                self.end();
+                deferred.finish();
+                return;
+            }
         }
+        self.end();
+    }
+}
+
+impl Scope {
+    /// The rest of the guard's drop, after the cancel: the observers, the
+    /// tasks' hand-over, the unlink, the end hooks.
+    #[inline(always)]
+    fn end(&self) {
         crate::observe::ended(&self.token.node, self.own_link());
         if let Some(link) = self.own_link() {
             // Before the unlink: tasks still counted on this scope's node
@@ -399,8 +413,7 @@ impl Drop for Scope {
         } else {
             self.unlink();
         }
-        self.token.node.run_end_hooks(&mut deferred);
-        deferred.finish();
+        self.token.node.run_end_hooks();
     }
 }
 

@@ -3,10 +3,11 @@
 //!
 //! A shield runs its future in a root scope of its own (marked as a shield
 //! in dumps), so no enclosing cancel reaches it. While it is pending it
-//! raises a thread-local flag for the poll in progress (`race.rs`); every
-//! race of a body against its scope ([`Run`](crate::Run): the macro,
-//! `Scope::run*`, the tower layer's handler) reads the flag after polling
-//! its body, and while it is up does not end the body for a cancel: the body is dropped
+//! marks the scope whose body is being polled around it (the current one);
+//! every race of a body against its scope ([`Run`](crate::Run): the macro,
+//! `Scope::run*`, the tower layer's handler) reads its scope's mark after
+//! polling its body, passes it on to the race around it, and while it is
+//! up does not end the body for a cancel: the body is dropped
 //! at the first `.await` after the shield, and the call then returns the
 //! enclosing scope's cause. A deadline that passes meanwhile still cancels
 //! the enclosing scope (so its token reads `Deadline`); only the drop waits.
@@ -93,7 +94,7 @@ impl<F: Future> Future for Shield<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let polled = self.project().run.poll(cx);
         if polled.is_pending() {
-            crate::race::shield_pending();
+            crate::ambient::mark_current_shielded();
         }
         polled
     }

@@ -78,25 +78,34 @@ impl Node {
         self.flags.fetch_or(HAS_ENDS, Ordering::Relaxed);
     }
 
-    /// Runs the end hooks, in the order they were added; for the scope's
-    /// guard, after its cancel and unlink. One load when there are none.
+    /// Runs the end hooks, in the order they were added, for the scope's
+    /// guard, last thing in its drop: a hook that panics does not stop the
+    /// others, and the first panic is raised after them. One load when
+    /// there are none.
     #[inline]
-    pub(crate) fn run_end_hooks(&self, deferred: &mut Deferred) {
+    pub(crate) fn run_end_hooks(&self) {
         if self.flags.load(Ordering::Relaxed) & HAS_ENDS != 0 {
-            self.run_end_hooks_slow(deferred);
+            self.run_end_hooks_slow();
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn run_end_hooks_slow(&self, deferred: &mut Deferred) {
-        let hooks = match self.lock_shared().more.as_mut().and_then(|m| m.rare.as_mut()) {
+    fn run_end_hooks_slow(&self) {
+        let hooks = match self
+            .lock_shared()
+            .more
+            .as_mut()
+            .and_then(|m| m.rare.as_mut())
+        {
             Some(rare) => std::mem::take(&mut rare.ends),
             None => Vec::new(),
         };
+        let mut deferred = Deferred::none();
         for hook in hooks {
             deferred.catch(hook);
         }
+        deferred.finish();
     }
 }
 

@@ -32,7 +32,7 @@ pub(super) const NO_PLACE: u32 = u32::MAX;
 /// a callback in its registration) until the owner frees it or a cancel
 /// takes the list. Place 0 is inline, so a parent with one child at a time
 /// (a nested call's caller) needs no second allocation.
-pub(super) struct Listeners {
+pub(crate) struct Listeners {
     first: Place,
     /// Places 1 and up.
     rest: Vec<Place>,

@@ -17,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 use crate::cause::{Cause, CauseCell};
 use crate::deadline::DeadlineCell;
 use crate::site::{Origin, Stamp};
-use crate::sync::{AtomicU16, AtomicU32, Mutex, MutexGuard};
+use crate::sync::{AtomicBool, AtomicU16, AtomicU32, Mutex, MutexGuard};
 
 pub(crate) use hooks::Deferred;
 pub(crate) use listeners::Call;
-use listeners::{Listener, Listeners};
+use listeners::Listener;
+pub(crate) use listeners::Listeners;
 pub(crate) use tasks::{TaskCount, TaskCounter};
 
 /// The shared part of one token.
@@ -65,6 +66,10 @@ pub(crate) struct Node {
     /// child of the foreign token from the start.
     ct: OnceLock<CancellationToken>,
     cause: CauseCell,
+    /// A [`shield`](crate::shield) below this scope's body was pending at
+    /// the end of the body's last poll (`race.rs`). Only the task polling
+    /// the scope's body reads and writes it. Fits in the padding.
+    shielded: AtomicBool,
     /// `CT_MADE`, `WAITING`, `LISTENING`, `HAS_ENDS`, `ADOPTED`, `ENDED`,
     /// `SHIELD`, `KEYED`, `TASKS_PENDING`, `HAS_REASON`.
     flags: AtomicU16,
@@ -209,6 +214,7 @@ impl Node {
         Arc::new(Node {
             ct: OnceLock::new(),
             cause: CauseCell::default(),
+            shielded: AtomicBool::new(false),
             flags: AtomicU16::new(flags),
             slot: AtomicU32::new(0),
             origin,
@@ -396,7 +402,13 @@ impl Node {
 
     #[cold]
     fn own_reason_locked(&self) -> Option<Arc<str>> {
-        self.lock_shared().more.as_ref()?.rare.as_ref()?.reason.clone()
+        self.lock_shared()
+            .more
+            .as_ref()?
+            .rare
+            .as_ref()?
+            .reason
+            .clone()
     }
 
     /// Marks the owning scope as ended, for leak reports.
@@ -417,6 +429,24 @@ impl Node {
     /// `true` for a shield's node.
     pub(crate) fn is_shield(&self) -> bool {
         self.flags.load(Ordering::Relaxed) & SHIELD != 0
+    }
+
+    /// Before a poll of this scope's body: no shield below is pending yet.
+    #[inline]
+    pub(crate) fn clear_shielded(&self) {
+        self.shielded.store(false, Ordering::Relaxed);
+    }
+
+    /// A shield below this scope's body is pending.
+    #[inline]
+    pub(crate) fn mark_shielded(&self) {
+        self.shielded.store(true, Ordering::Relaxed);
+    }
+
+    /// After a poll of this scope's body: was a shield below it pending?
+    #[inline]
+    pub(crate) fn is_shielded(&self) -> bool {
+        self.shielded.load(Ordering::Relaxed)
     }
 
     /// The parent, for a child.
@@ -450,7 +480,7 @@ impl Node {
     }
 
     /// The cancel, with the panic of a callback (if any) handed back for
-    /// the caller to raise when it is done (a scope's guard unlinks first).
+    /// the caller to raise when it is done.
     #[inline]
     pub(crate) fn cancel_deferred(
         &self,
@@ -464,6 +494,20 @@ impl Node {
             None => Deferred::none(),
         };
         (won, deferred)
+    }
+
+    /// The cancel, with the listeners it took handed back to act on with
+    /// [`Node::run_taken`] (a scope's guard does, in its slow path).
+    #[inline(always)]
+    pub(crate) fn cancel_taking(&self, cause: Cause) -> (bool, Option<Listeners>) {
+        self.cancel_node(cause, None)
+    }
+
+    /// Acts on the listeners a [`Node::cancel_taking`] took; a callback's
+    /// panic is handed back.
+    #[cold]
+    pub(crate) fn run_taken(&self, taken: Listeners) -> Deferred {
+        hooks::run_listeners(self, taken)
     }
 
     /// Cancels this node, and returns its listeners for the caller to act
@@ -524,7 +568,11 @@ impl Node {
         if !self.cause.record(cause) {
             return false;
         }
-        shared.more.get_or_insert_with(Default::default).rare().reason = Some(reason);
+        shared
+            .more
+            .get_or_insert_with(Default::default)
+            .rare()
+            .reason = Some(reason);
         true
     }
 }

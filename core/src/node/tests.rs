@@ -231,8 +231,6 @@ fn end_hooks_run_only_when_asked_in_order() {
     }
     node.cancel_with(Cause::Requested);
     assert!(seen.lock().unwrap().is_empty(), "a cancel is not an end");
-    let mut deferred = Deferred::none();
-    node.run_end_hooks(&mut deferred);
-    deferred.finish();
+    node.run_end_hooks();
     assert_eq!(*seen.lock().unwrap(), vec![0, 1]);
 }

@@ -324,7 +324,7 @@ impl<K: Key> Future for WaitCall<K> {
         {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(result)) => Poll::Ready(granted(result, *this.deadline)),
-            Poll::Ready(Err(ended)) => Poll::Ready(Err(ended.cancelled)),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(crate::race::cancelled(&node))),
         }
     }
 }

@@ -70,7 +70,7 @@ impl Guard {
                 let _current = Entered::new(ambient);
                 inner.poll_frame(cx)
             })
-            .map_err(|ended| Outcome::of_scope(node, &ended.cancelled));
+            .map_err(|_| Outcome::of_scope(node, &crate::race::cancelled(node)));
         self.sent |= polled.is_ready();
         polled
     }

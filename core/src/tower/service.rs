@@ -208,8 +208,8 @@ where
                             .map(|s| Guard::new(s, ambient.take(), watch, *grpc));
                         Poll::Ready(out.map(|r| r.map(|b| ScopeBody::new(b, guard))))
                     }
-                    Err(ended) => {
-                        let (outcome, _) = Outcome::of_scope(node, &ended.cancelled);
+                    Err(_) => {
+                        let (outcome, _) = Outcome::of_scope(node, &crate::race::cancelled(node));
                         *scope = None;
                         Poll::Ready(Ok(
                             outcome.response(*grpc, ScopeBody::answer(outcome, *grpc))
