@@ -319,8 +319,11 @@ impl Node {
             }
         }
         // Store, then load (see the type's docs).
-        self.flags.fetch_or(WAITING, Ordering::SeqCst);
-        self.cause()
+        let flags = self.flags.fetch_or(WAITING, Ordering::SeqCst);
+        match self.cause.get() {
+            None if flags & ADOPTED != 0 => self.cause(),
+            cause => cause,
+        }
     }
 
     /// Forgets the waker [`Node::park`] kept (the waiting future finished
@@ -340,15 +343,20 @@ impl Node {
     /// The recorded cause. An adopted node whose foreign token was
     /// cancelled, and whose bridge has not acted yet, is cancelled here
     /// (`Parent`), so that later causes cannot overwrite what a reader saw.
+    #[inline]
     pub(crate) fn cause(&self) -> Option<Cause> {
-        if let Some(cause) = self.cause.get() {
-            return Some(cause);
+        match self.cause.get() {
+            None if self.has(ADOPTED) => self.adopted_cause(),
+            cause => cause,
         }
-        if self.has(ADOPTED) && self.ct().is_cancelled() {
+    }
+
+    #[cold]
+    fn adopted_cause(&self) -> Option<Cause> {
+        if self.ct().is_cancelled() {
             self.cancel_with(Cause::Parent);
-            return self.cause.get();
         }
-        None
+        self.cause.get()
     }
 
     /// The cause if one is recorded, without looking at a foreign token
