@@ -25,6 +25,7 @@ pub(crate) use shuttle::thread_local;
 
 /// Locks `mutex`, ignoring poisoning: every lock site of this crate keeps
 /// no invariant across a panic point.
+#[inline]
 pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
