@@ -177,11 +177,15 @@ pub(crate) struct CauseCell(AtomicU8);
 impl CauseCell {
     /// Records `cause` unless one is already recorded; `true` if this call won.
     /// `SeqCst`: a node's lazy token and waker rely on it (`node/mod.rs`).
+    /// A cell that already holds a cause is seen with a plain load: a
+    /// failing compare-exchange costs a locked instruction all the same.
     #[inline]
     pub(crate) fn record(&self, cause: Cause) -> bool {
-        self.0
-            .compare_exchange(0, cause.code(), Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+        self.0.load(Ordering::Relaxed) == 0
+            && self
+                .0
+                .compare_exchange(0, cause.code(), Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
     }
 
     /// `true` if `cause` is the one recorded: one load, no decoding.
