@@ -7,6 +7,46 @@ use std::time::Duration;
 use crate::cause::Cause;
 use crate::node::Node;
 
+/// The accessors every report's entry has over its [`Facts`] (a field
+/// `facts`): [`ScopeInfo`](crate::ScopeInfo) and
+/// [`LiveScope`](crate::live::LiveScope) share them.
+macro_rules! facts_accessors {
+    () => {
+        /// The scope's name: the annotated fn's path, or the name given
+        /// when it was made.
+        pub fn name(&self) -> &str {
+            self.facts.name
+        }
+        /// The file where the scope was created.
+        pub fn file(&self) -> &str {
+            self.facts.file
+        }
+        /// The line where the scope was created.
+        pub fn line(&self) -> u32 {
+            self.facts.line
+        }
+        /// How long the scope had lived when listed (coarse: a few ms).
+        pub fn age(&self) -> std::time::Duration {
+            self.facts.age
+        }
+        /// `true` if its token was cancelled (its guard is still alive).
+        pub fn is_cancelled(&self) -> bool {
+            self.facts.cause.is_some()
+        }
+        /// Why its token was cancelled, if it was.
+        pub fn cause(&self) -> Option<crate::Cause> {
+            self.facts.cause
+        }
+        /// The reason given with the cancel that reached it, if any
+        /// ([`Scope::cancel_with_reason`](crate::Scope::cancel_with_reason),
+        /// [`Registry::cancel_with_reason`](crate::Registry::cancel_with_reason)).
+        pub fn reason(&self) -> Option<std::sync::Arc<str>> {
+            self.facts.reason.clone()
+        }
+    };
+}
+pub(crate) use facts_accessors;
+
 /// A scope's name, site, age and state, read from its node when a report is
 /// taken. [`ScopeInfo`](crate::ScopeInfo) and
 /// [`LiveScope`](crate::testing::LiveScope) wrap it with their kind of key.

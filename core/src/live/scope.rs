@@ -2,9 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::cause::Cause;
 use crate::facts::Facts;
 use crate::link::KeyRef;
 use crate::node::Node;
@@ -43,38 +41,11 @@ impl LiveScope {
         &self.facts
     }
 
-    /// The scope's name: the annotated fn's path, or the name given at creation.
-    pub fn name(&self) -> &str {
-        self.facts.name
-    }
-    /// The file where the scope was created.
-    pub fn file(&self) -> &str {
-        self.facts.file
-    }
-    /// The line where the scope was created.
-    pub fn line(&self) -> u32 {
-        self.facts.line
-    }
     /// The key, formatted with `Debug`, for a scope entered in a registry.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()
     }
-    /// How long the scope had lived when listed (coarse: a few ms).
-    pub fn age(&self) -> Duration {
-        self.facts.age
-    }
-    /// `true` if its token was cancelled (the guard is still alive).
-    pub fn is_cancelled(&self) -> bool {
-        self.facts.cause.is_some()
-    }
-    /// Why its token was cancelled, if it was.
-    pub fn cause(&self) -> Option<Cause> {
-        self.facts.cause
-    }
-    /// The reason given with the cancel that reached it, if any.
-    pub fn reason(&self) -> Option<Arc<str>> {
-        self.facts.reason.clone()
-    }
+    crate::facts::facts_accessors!();
 }
 
 impl fmt::Debug for LiveScope {

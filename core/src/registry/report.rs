@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::queue::Waiting;
 use super::storage::Storage;
 use super::{Key, Registry};
-use crate::cause::Cause;
 use crate::facts::Facts;
 use crate::node::Node;
 
@@ -48,35 +47,7 @@ impl<K> ScopeInfo<K> {
     pub fn key(&self) -> &K {
         &self.key
     }
-    /// The scope's name: the annotated fn's path, or the name given at entry.
-    pub fn name(&self) -> &str {
-        self.facts.name
-    }
-    /// The file where the scope was created.
-    pub fn file(&self) -> &str {
-        self.facts.file
-    }
-    /// The line where the scope was created.
-    pub fn line(&self) -> u32 {
-        self.facts.line
-    }
-    /// How long the scope had lived when the report was taken (coarse: a few ms).
-    pub fn age(&self) -> Duration {
-        self.facts.age
-    }
-    /// `true` if its token was cancelled (the guard still holds the key).
-    pub fn is_cancelled(&self) -> bool {
-        self.facts.cause.is_some()
-    }
-    /// Why its token was cancelled, if it was.
-    pub fn cause(&self) -> Option<Cause> {
-        self.facts.cause
-    }
-    /// The reason given with the cancel that reached it, if any
-    /// ([`Registry::cancel_with_reason`], [`Scope::cancel_with_reason`](crate::Scope::cancel_with_reason)).
-    pub fn reason(&self) -> Option<Arc<str>> {
-        self.facts.reason.clone()
-    }
+    crate::facts::facts_accessors!();
 }
 
 impl<K: fmt::Debug> fmt::Debug for ScopeInfo<K> {
