@@ -13,7 +13,7 @@ pub enum GroupError<E> {
     /// A task panicked; the panic's payload, as `std::panic::catch_unwind`
     /// gives it (`resume_unwind` it to carry the panic on).
     Panicked(Box<dyn Any + Send + 'static>),
-    /// The group itself was cancelled ([`TaskGroup::cancel`], or the scope
+    /// The group itself was cancelled ([`TaskGroup::cancel`](crate::TaskGroup::cancel), or the scope
     /// it was made in) before every task returned a value.
     Cancelled(Cancelled),
 }

@@ -1,6 +1,6 @@
 //! Leak checks for tests: which scopes and tasks a test left behind.
 //!
-//! Two ways in, both built on the live-scope [`Collector`](crate::live::Collector)
+//! Two ways in, both built on the live-scope [`Collector`]
 //! of [`live`](crate::live):
 //!
 //! - [`#[scoped_cancel::test]`](crate::test): a `#[tokio::test]` that fails
