@@ -21,6 +21,10 @@ Rules:
                         return, or in another fn (a registry's register /
                         unregister pair: its callers are checked when they
                         are in the scanned tree), and no guard's Drop does it
+  scope-dropped-at-once a scoped_cancel token taken from a scope that ends
+                        with the statement (Token::new().into_scope().token(),
+                        Scope::root().token(), REGISTRY.enter(k)?.token())
+                        and kept: it is already cancelled
   allow-without-reason  an allow comment that gives no reason
 
 Silence a finding with a reason, on its line or above its item:

@@ -11,15 +11,18 @@ pub enum Rule {
     TokenInCollection,
     /// An insert whose removal is not guaranteed on every exit.
     UnguardedInsert,
+    /// A `scoped_cancel` token kept from a scope that ends with its statement.
+    ScopeDroppedAtOnce,
     /// A `scoped-cancel-audit: allow(..)` comment with no reason.
     AllowWithoutReason,
 }
 
 impl Rule {
     /// Every rule, in the order help and SARIF list them.
-    pub const ALL: [Rule; 3] = [
+    pub const ALL: [Rule; 4] = [
         Rule::TokenInCollection,
         Rule::UnguardedInsert,
+        Rule::ScopeDroppedAtOnce,
         Rule::AllowWithoutReason,
     ];
 
@@ -28,6 +31,7 @@ impl Rule {
         match self {
             Rule::TokenInCollection => "token-in-collection",
             Rule::UnguardedInsert => "unguarded-insert",
+            Rule::ScopeDroppedAtOnce => "scope-dropped-at-once",
             Rule::AllowWithoutReason => "allow-without-reason",
         }
     }
@@ -44,6 +48,12 @@ impl Rule {
                 "A cancellation token inserted into a long-lived collection whose removal is not \
                  guaranteed on every exit: it comes after an .await, a ? or a return, or lives \
                  in another fn, and no guard's Drop does it."
+            }
+            Rule::ScopeDroppedAtOnce => {
+                "A scoped_cancel token taken from a scope that is a temporary of the same \
+                 statement (Token::new().into_scope().token(), Scope::root().token(), \
+                 REGISTRY.enter(key)?.token()) and kept beyond it: the scope ends with the \
+                 statement, so the token is already cancelled."
             }
             Rule::AllowWithoutReason => {
                 "A scoped-cancel-audit allow comment that gives no reason silences nothing."

@@ -2,7 +2,7 @@
 //! not use `scoped-cancel` yet.
 //!
 //! It reads Rust sources with `syn` (no compilation, no type checking) and
-//! reports two patterns:
+//! reports three patterns:
 //!
 //! - `token-in-collection`: a collection whose elements hold a
 //!   `tokio_util::sync::CancellationToken` (or a `DropGuard` of one),
@@ -10,7 +10,10 @@
 //!   `thread_local!`), a type alias or a local;
 //! - `unguarded-insert`: an insert of such a token whose matching removal is
 //!   not guaranteed on every exit, directly or through a registry's
-//!   `register`/`unregister` pair of fns.
+//!   `register`/`unregister` pair of fns;
+//! - `scope-dropped-at-once`: in code that uses `scoped-cancel`, a token
+//!   taken from a scope that ends in the same statement
+//!   (`Token::new().into_scope().token()`) and kept: it is already cancelled.
 //!
 //! Without name resolution it works on names: `use ... as` renames, type
 //! aliases and the structs and enums of the scanned crate are followed; types
@@ -80,9 +83,11 @@ pub struct Options {
 /// margin in debug builds. Untouched stack costs no memory.
 const STACK_SIZE: usize = 256 << 20;
 
-/// Names that a file must contain for the crate to be parsed at all: without
-/// them there is nothing to find (allow comments are still checked).
-const NEEDLES: &[&str] = &["CancellationToken", "DropGuard"];
+/// Text that a file must contain for the crate to be parsed at all: without
+/// it there is nothing to find (allow comments are still checked). The
+/// token rules need a token type's name; `scope-dropped-at-once` needs a
+/// `.token()` call.
+const NEEDLES: &[&str] = &["CancellationToken", "DropGuard", ".token()"];
 
 /// Checks files read from disk, with default [`Options`].
 pub fn audit_files(files: &[PathBuf]) -> Outcome {
@@ -234,7 +239,7 @@ fn run_groups(n: usize, work: impl Fn(usize, &mut Outcome) + Sync) -> Outcome {
     outcome
 }
 
-/// Parses one crate's files and runs both rules over them.
+/// Parses one crate's files and runs the rules over them.
 fn audit_group(sources: Vec<Source>, options: Options, outcome: &mut Outcome) {
     // Allow comments without a reason are reported in every file read.
     for src in &sources {

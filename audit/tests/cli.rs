@@ -125,6 +125,7 @@ fn sarif_is_one_run_with_a_result_per_finding() {
         [
             "token-in-collection",
             "unguarded-insert",
+            "scope-dropped-at-once",
             "allow-without-reason"
         ]
     );

@@ -1,6 +1,6 @@
-//! The README's "Find the leak in existing code": the audit's output on the
-//! job registry before the rewrite is the committed snapshot the README
-//! quotes, and the rewrite compiles, works, and is clean.
+//! The example of this crate's README: the audit's output on the job
+//! registry before the rewrite is the committed snapshot the README quotes,
+//! and the rewrite compiles, works, and is clean.
 
 mod common;
 
@@ -87,8 +87,7 @@ async fn after_cancels_a_running_job_by_id() {
 #[test]
 fn readme_quotes_the_snapshot() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let output = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readme/before.human.txt"),
     )

@@ -197,6 +197,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// docs.rs (`--cfg docsrs`): label feature-gated items with their feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Layers, each using only those above it: `key`, `names`, `error`,
 // `settings`, `identity`, `redact`, `reason` -> `scripts`, `conn` ->

@@ -29,6 +29,21 @@ pub struct Scoped {
 /// It is `!Send` and `!Sync`, so it cannot be moved into a task, held across an
 /// `.await` in a `Send` future, or stored anywhere shared between threads. Call
 /// [`Token::into_scope`] to give it an owner.
+///
+/// Putting one in a `static`, in a collection shared with a task, or in a
+/// task fails to compile with an error that names the marker inside this
+/// type (rustc lets no library add a `help:` to a missing `Send` or
+/// `Sync`):
+///
+/// ```text
+/// error[E0277]: `*const (dyn UnscopedTokenCannotCrossThreads_CallIntoScopeFirst + 'static)` cannot be sent between threads safely
+/// ```
+///
+/// Store a scope's token (`Token`, from [`Scope::token`]) or the
+/// [`Scope`] itself instead; for tokens to cancel by id, a
+/// [`Registry`](crate::Registry). The
+/// [limits guide](crate::guide::limits#cannot-be-sent-between-threads-safely)
+/// shows each fix.
 #[derive(Debug, Clone, Copy)]
 pub struct Unscoped {
     // The trait object's name is what rustc prints when this token is sent
@@ -38,16 +53,25 @@ pub struct Unscoped {
 
 /// Never implemented: its name explains `Token<Unscoped>`'s missing `Send`.
 ///
-/// Fix: `token.into_scope()`, `scope.child()`, or `parent.child().into_scope()`.
+/// It appears in the compiler's error when an un-scoped token is sent to
+/// another thread or stored where threads share it (see [`Unscoped`]).
+/// Fix: give the token an owner and keep the owner — `let scope =
+/// token.into_scope();` then `scope.token()` — or move a child *scope*
+/// into the task (`scope.child()`), or keep tokens to cancel by id in a
+/// [`Registry`](crate::Registry).
 #[allow(non_camel_case_types)]
 pub trait UnscopedTokenCannotCrossThreads_CallIntoScopeFirst {}
 
 /// A cancellation token whose type says whether some scope will cancel it.
 ///
 /// `Token` alone means `Token<Scoped>`: obtained from a live [`Scope`],
-/// cancelled no later than the end of that scope, and free to go anywhere.
-/// `Token<Unscoped>` ([`Token::new`], [`Token::adopt`], [`Token::child`]) has
-/// no owner yet; turn it into a scope with [`Token::into_scope`].
+/// cancelled no later than the end of that scope, and free to go anywhere
+/// (a task, a struct, a registry, a `static`). `Token<Unscoped>`
+/// ([`Token::new`], [`Token::adopt`], [`Token::child`]) has no owner yet and
+/// stays on its thread: storing it where threads share it is a compile
+/// error naming [`UnscopedTokenCannotCrossThreads_CallIntoScopeFirst`].
+/// Turn it into a scope with [`Token::into_scope`], and keep the scope: a
+/// token outlives its scope only as a cancelled token.
 ///
 /// ```
 /// use scoped_cancel::{Scope, Token};
@@ -273,7 +297,19 @@ impl Token<Unscoped> {
     /// compiles, but its scope ends at the semicolon, so the token it gives
     /// is already cancelled (with [`Cause::ScopeExited`]). Bind the scope
     /// (`let scope = Token::new().into_scope();`) and take tokens from it
-    /// while it lives.
+    /// while it lives. `scoped-cancel-audit` reports such chains (rule
+    /// `scope-dropped-at-once`).
+    ///
+    /// ```
+    /// use scoped_cancel::{Cause, Token};
+    ///
+    /// let dead = Token::new().into_scope().token();   // the scope ended at `;`
+    /// assert_eq!(dead.cause(), Some(Cause::ScopeExited));
+    ///
+    /// let scope = Token::new().into_scope();          // kept
+    /// let live = scope.token();
+    /// assert!(!live.is_cancelled());
+    /// ```
     #[track_caller]
     pub fn into_scope(self) -> Scope {
         Scope::from_node(self.node)

@@ -1,11 +1,13 @@
-//! The two rules. `collection` runs first over every file of a crate: the
+//! The rules. `collection` runs first over every file of a crate: the
 //! names it finds declared (fields, statics, fns returning a token
-//! collection) are what `insert` looks for in receivers.
+//! collection) are what `insert` looks for in receivers. `temp_scope`
+//! stands alone: it needs no names from other files.
 
 mod body;
 pub(crate) mod collection;
 pub(crate) mod guards;
 pub(crate) mod insert;
+mod temp_scope;
 mod wrappers;
 
 use crate::diag::Finding;
@@ -23,7 +25,7 @@ pub struct Decls {
     pub plain: HashSet<String>,
 }
 
-/// Runs both rules over a crate's files.
+/// Runs every rule over a crate's files.
 pub fn check(krate: &Crate) -> Vec<Finding> {
     let mut decls = Decls::default();
     let mut found = Vec::new();
@@ -37,5 +39,8 @@ pub fn check(krate: &Crate) -> Vec<Finding> {
     }
     let wrapped = insert::check(krate, &fns, &decls, &guards, &mut found);
     wrappers::check(krate, &fns, &wrapped, &decls, &guards, &mut found);
+    for file in krate.files {
+        temp_scope::check(file, &mut found);
+    }
     found
 }

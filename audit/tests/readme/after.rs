@@ -1,5 +1,6 @@
-//! The README's job registry after the rewrite: the audit finds nothing in
-//! it, and it compiles against `scoped-cancel` (see `tests/readme.rs`).
+//! The job registry of this crate's README after the rewrite: the audit
+//! finds nothing in it, and it compiles against `scoped-cancel` (see
+//! `tests/readme.rs`).
 
 use scoped_cancel::{scoped_cancel, Cancelled, Registry};
 

@@ -35,7 +35,7 @@
 //! A dump shows each scope's key (`Debug`-formatted: user ids, names,
 //! whatever your keys hold), its fn's name, source paths and ages. Serve
 //! `/debug/scopes` on an admin listener, not on the public one, and use
-//! [`ScopeDump::redact_keys`] (or `DebugScopes::redact_keys` with the `tower` feature)
+//! [`ScopeDump::redact_keys`] (or `tower::DebugScopes::redact_keys`)
 //! where even operators should not see keys.
 //! Both are plain strings built without any dependency; mount them with
 //! [`respond`] (any HTTP stack) or, with the `tower` feature, the service

@@ -69,16 +69,19 @@ use crate::token::Token;
 /// use std::time::Duration;
 /// use scoped_cancel::{tower::ScopeLayer, Registry};
 ///
-/// static REQUESTS: Registry<String> = Registry::new();
+/// /// An id the server gave the request (set by a layer in front).
+/// #[derive(Clone, Copy)]
+/// struct RequestId(u64);
+///
+/// static REQUESTS: Registry<u64> = Registry::new();
 ///
 /// let layer = ScopeLayer::new()
 ///     .name("api")
 ///     .timeout(Duration::from_secs(10))
 ///     .deadline_header(scoped_cancel::tower::TIMEOUT_MS)
-///     // Cancel a request by its id: `REQUESTS.cancel("abc")`.
-///     .keyed(&REQUESTS, |req| {
-///         req.headers.get("x-request-id")?.to_str().ok().map(str::to_owned)
-///     });
+///     // Cancel a request by its id: `REQUESTS.cancel(&id)`. Never key by
+///     // a raw client header (see `keyed`).
+///     .keyed(&REQUESTS, |req| req.extensions.get::<RequestId>().map(|id| id.0));
 /// # let _ = layer;
 /// ```
 #[derive(Clone)]
