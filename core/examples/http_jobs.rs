@@ -9,7 +9,7 @@
 //! curl -X POST localhost:3000/jobs/7?secs=60            # start job 7 (202; 409 if running)
 //! curl -X POST 'localhost:3000/jobs/8?secs=60&stubborn=1'  # a job that ignores cancellation
 //! curl localhost:3000/jobs                                # live jobs, JSON
-//! curl localhost:3000/debug/scopes                        # every live scope, text
+//! curl localhost:3000/debug/scopes                        # every live scope, a tree
 //! curl -X DELETE localhost:3000/jobs/7                    # cancel job 7 (202; 404 if none)
 //! curl -H 'x-timeout-ms: 100' localhost:3000/slow         # the caller's deadline: 504
 //! ```
@@ -17,19 +17,34 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Path, Query};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{Path, Query, Request};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use scoped_cancel::testing::{live_scopes, track_process};
-use scoped_cancel::tower::{ScopeLayer, TIMEOUT_MS};
+use axum::{middleware, Json, Router};
+use scoped_cancel::live::track_process;
+use scoped_cancel::tower::{DebugScopes, ScopeLayer, TIMEOUT_MS};
 use scoped_cancel::{scoped_cancel, Cancelled, EnterError, Registry, Scope, Token};
 
 /// Live jobs, by id.
 static JOBS: Registry<u64> = Registry::new();
-/// Live requests, by their `x-request-id` header (when they send one).
-static REQUESTS: Registry<String> = Registry::new();
+/// Live requests, by an id this server gives each one: never a key a
+/// client chooses (a client could then take, or cancel, another's).
+static REQUESTS: Registry<u64> = Registry::new();
+
+/// A request's id, given by [`number`] before the request's scope is made.
+#[derive(Clone, Copy)]
+struct RequestId(u64);
+
+/// Numbers every request, in front of the scope layer.
+async fn number(mut request: Request) -> Request {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = RequestId(NEXT.fetch_add(1, Ordering::Relaxed));
+    request.extensions_mut().insert(id);
+    request
+}
 
 /// `POST /jobs/{id}`: starts job `id` in its own keyed scope. The scope is
 /// entered here, eagerly, so a second start of a live id gets 409 at once;
@@ -106,15 +121,6 @@ async fn list() -> Json<serde_json::Value> {
     Json(serde_json::Value::Array(jobs))
 }
 
-/// `GET /debug/scopes`: every live scope in the process, one per line.
-async fn scopes() -> String {
-    let mut text = String::new();
-    for scope in live_scopes() {
-        text.push_str(&format!("{scope}\n"));
-    }
-    text
-}
-
 /// `GET /slow`: waits 10 s; the caller's `x-timeout-ms` cuts it short.
 async fn slow() -> String {
     let left = Token::current().and_then(|t| t.remaining());
@@ -132,21 +138,18 @@ async fn main() {
     let app = Router::new()
         .route("/jobs", get(list))
         .route("/jobs/{id}", post(start).delete(cancel))
-        .route("/debug/scopes", get(scopes))
         .route("/slow", get(slow))
         .layer(
             ScopeLayer::new()
                 .name("http")
                 .timeout(Duration::from_secs(30))
                 .deadline_header(TIMEOUT_MS)
-                .keyed(&REQUESTS, |req| {
-                    req.headers
-                        .get("x-request-id")?
-                        .to_str()
-                        .ok()
-                        .map(str::to_owned)
-                }),
-        );
+                .keyed(&REQUESTS, |req| Some(req.extensions.get::<RequestId>()?.0)),
+        )
+        .layer(middleware::map_request(number))
+        // Every live scope, as a tree: keys, names and source paths are for
+        // operators, so in production serve this on an admin listener.
+        .route_service("/debug/scopes", DebugScopes::new());
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
     println!(
         "listening on http://{}",

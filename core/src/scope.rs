@@ -107,6 +107,11 @@ impl Scope {
     }
 
     /// A handle to this scope's token, cancelled no later than this scope ends.
+    ///
+    /// Keep the scope while you use the token: taken from a scope that is a
+    /// temporary (`Scope::root().token()`, `scope.child().token()`), the
+    /// token is cancelled when the statement ends, with its scope
+    /// (`scoped-cancel-audit` reports it as `scope-dropped-at-once`).
     pub fn token(&self) -> Token<Scoped> {
         self.token.clone()
     }
@@ -209,6 +214,10 @@ impl Scope {
     /// current `.await` and `Err(Cancelled)` carries the cause. Racing drops
     /// the body mid-flight: use it for cancel-safe bodies.
     ///
+    /// The output is `Result<F::Output, Cancelled>`: for a fallible body,
+    /// `Result<Result<T, E>, Cancelled>`, the outer error saying the scope
+    /// ended it (`?` twice, or `.and_then(..)`, flattens it).
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use scoped_cancel::{Cause, Scope};
@@ -270,7 +279,10 @@ impl Scope {
     }
 
     /// Spawns `fut` as a task that owns a child of this scope and is raced
-    /// against it, so cancelling this scope stops the task.
+    /// against it, so cancelling this scope stops the task. For several
+    /// tasks joined together see [`TaskGroup`](crate::TaskGroup); to start
+    /// a keyed job with its key held before the task runs,
+    /// [`Registry::spawn`](crate::Registry::spawn).
     ///
     /// The child is the task's [`Token::current`] (a plain `tokio::spawn`
     /// has none), and inherits this scope's [`deadline`](Token::deadline).

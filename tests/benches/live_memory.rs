@@ -176,6 +176,7 @@ fn jobs_round<S>(
 /// Cancels a snapshot of a map's tokens outside its locks (each woken task
 /// removes its own entry).
 fn snapshot_cancel(map: &BestMap) {
+    // scoped-cancel-audit: allow(a snapshot for one cancel, dropped when it returns)
     let tokens: Vec<CancellationToken> = map.iter().map(|e| e.value().clone()).collect();
     for token in &tokens {
         token.cancel();
