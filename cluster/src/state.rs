@@ -135,10 +135,13 @@ impl<K: ClusterKey> Inner<K> {
                 Some(h) if Arc::ptr_eq(&h.value, value) => held.remove(rkey).and_then(|h| h.lease),
                 _ => None,
             };
+            // Queued under the lock: whoever sees the key gone from `held`
+            // (a shutdown's flush, an `enter` of the same key) also sees
+            // its delete pending.
+            self.send_release(rkey.to_owned(), claim_prefix(value));
             (lease, held.is_empty())
         };
         drop(lease);
-        self.send_release(rkey.to_owned(), claim_prefix(value));
         self.released.notify_waiters();
         // After a shutdown, renewal runs only for the stragglers.
         if last && self.draining.load(std::sync::atomic::Ordering::SeqCst) {

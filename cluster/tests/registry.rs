@@ -690,6 +690,33 @@ async fn shutdown_cancels_waits_deletes_at_once_and_refuses() {
     ));
 }
 
+/// Breaks if a scope's end forgets its key before queueing the delete: a
+/// shutdown on another thread then sees nothing held, flushes an empty
+/// queue and returns with the claim still in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_returns_after_every_ended_scopes_delete_landed() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    for i in 0..40 {
+        let ns = format!("flush{i}");
+        let a = node_with(&server, &ns, LONG).await;
+        let workers: Vec<_> = (0..4)
+            .map(|w| a.spawn(format!("w{w}"), std::future::pending::<()>()))
+            .collect();
+        eventually("all held", SOON, || a.len() == 4).await;
+        let report = a.shutdown(LONG).await;
+        assert!(report.is_clean(), "{report}");
+        for w in 0..4 {
+            let rkey = format!("{{{ns}}}:k:w{w}");
+            assert_eq!(get(&server, &rkey), None, "round {i}: {rkey}");
+        }
+        for worker in workers {
+            worker.await.unwrap().unwrap().unwrap_err();
+        }
+    }
+}
+
 /// Breaks if shutdown deletes (or stops renewing) the claim of a scope
 /// that still runs: its key would be free before the scope ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
