@@ -38,6 +38,9 @@ pub(crate) struct Listeners {
     rest: Vec<Place>,
     /// The first free place, `NO_PLACE` if none.
     free: u32,
+    /// Places in use: a list whose listeners all left (a caller's nested
+    /// calls that returned) is not walked when its node is cancelled.
+    used: u32,
 }
 
 impl Listeners {
@@ -46,7 +49,14 @@ impl Listeners {
             first: Place::Free(NO_PLACE),
             rest: Vec::new(),
             free: 0,
+            used: 0,
         }
+    }
+
+    /// No listener left.
+    #[inline]
+    pub(super) fn is_empty(&self) -> bool {
+        self.used == 0
     }
 
     fn place(&mut self, index: u32) -> Option<&mut Place> {
@@ -60,6 +70,7 @@ impl Listeners {
     /// Puts `listener` in a free place, or a new one; its index.
     #[inline]
     pub(super) fn add(&mut self, listener: Listener) -> u32 {
+        self.used += 1;
         let free = self.free;
         if let Some(place) = self.place(free) {
             let Place::Free(next) = *place else {
@@ -84,6 +95,7 @@ impl Listeners {
             if matches!(place, Place::Used(_)) {
                 *place = Place::Free(free);
                 self.free = index;
+                self.used -= 1;
             }
         }
     }
@@ -101,6 +113,7 @@ impl Listeners {
             unreachable!("checked above")
         };
         self.free = index;
+        self.used -= 1;
         Some(listener)
     }
 

@@ -557,6 +557,11 @@ impl Node {
             };
             // Woken, and the bridge's registration dropped, outside the lock.
             drop(bridge);
+            // A list whose listeners all left has nothing to run: dropped
+            // here (outside the lock), so the caller takes its fast path.
+            if taken.as_ref().is_some_and(Listeners::is_empty) {
+                taken = None;
+            }
             if let Some(waker) = kept {
                 waker.wake();
             }

@@ -234,3 +234,26 @@ fn end_hooks_run_only_when_asked_in_order() {
     node.run_end_hooks();
     assert_eq!(*seen.lock().unwrap(), vec![0, 1]);
 }
+
+#[test]
+fn a_cancel_hands_back_a_list_only_while_a_listener_is_in_it() {
+    // Every child left (nested calls that returned): nothing to walk.
+    let parent = Node::root(origin());
+    for _ in 0..3 {
+        drop(Node::child_of(&parent, origin()));
+    }
+    assert!(list_len(&parent) > 0, "the list itself is kept for reuse");
+    let (won, taken) = parent.cancel_taking(Cause::ScopeExited);
+    assert!(won);
+    assert!(taken.is_none(), "an emptied list is not handed back");
+
+    // A child still alive, and a callback registered then unregistered.
+    let parent = Node::root(origin());
+    let child = Node::child_of(&parent, origin());
+    let gone = Node::child_of(&parent, origin());
+    drop(gone);
+    let (_, taken) = parent.cancel_taking(Cause::ScopeExited);
+    let taken = taken.expect("a live child is in the list");
+    drop(parent.run_taken(taken));
+    assert_eq!(child.cause(), Some(Cause::Parent));
+}
