@@ -35,12 +35,12 @@ use std::future::{pending, Future};
 use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use common::calls::{self, BestMap};
+use common::lean::{lean_job, MAP};
 use common::{median, paired, print_table, Options, Row};
-use dashmap::mapref::entry::Entry;
 use scoped_cancel::{scoped_cancel, AfterCancel, Cancelled, Registry, Scope};
 use scoped_cancel_tests::CountingAlloc;
 use tokio::runtime::Runtime;
@@ -65,35 +65,7 @@ async fn ours_job(id: u64) -> Result<(), Cancelled> {
     Ok(())
 }
 
-// scoped-cancel-audit: allow(the hand-written baseline this bench measures against)
-static MAP: LazyLock<BestMap> = LazyLock::new(calls::best_map);
-
-/// The leanest hand-written guard: the map is static, so the guard holds
-/// only the key and the token.
-struct LeanGuard {
-    id: u64,
-    token: CancellationToken,
-}
-
-impl Drop for LeanGuard {
-    fn drop(&mut self) {
-        self.token.cancel();
-        MAP.remove(&self.id);
-    }
-}
-
-/// The leanest hand-written job: everything in one `async fn`.
-async fn lean_job(id: u64) -> Option<()> {
-    let guard = match MAP.entry(id) {
-        Entry::Occupied(_) => return None,
-        Entry::Vacant(slot) => {
-            let token = CancellationToken::new();
-            slot.insert(token.clone());
-            LeanGuard { id, token }
-        }
-    };
-    guard.token.run_until_cancelled(pending::<()>()).await
-}
+// The leanest hand-written job and its static map: `common/lean.rs`.
 
 // ------------------------------------ the shapes of `--bench memory` ---
 

@@ -7,11 +7,11 @@
 //! relative, in the same build.
 
 use std::future::pending;
-use std::sync::LazyLock;
 
-use dashmap::{mapref::entry::Entry, DashMap};
 use scoped_cancel::{scoped_cancel, Cancelled, Registry};
-use tokio_util::sync::CancellationToken;
+
+#[path = "../benches/common/lean.rs"]
+mod lean;
 
 static REG: Registry<u64> = Registry::new();
 
@@ -21,38 +21,10 @@ async fn ours_job(id: u64) -> Result<(), Cancelled> {
     Ok(())
 }
 
-// scoped-cancel-audit: allow(the hand-written baseline this test measures against)
-static MAP: LazyLock<DashMap<u64, CancellationToken>> = LazyLock::new(DashMap::new);
-
-struct LeanGuard {
-    id: u64,
-    token: CancellationToken,
-}
-
-impl Drop for LeanGuard {
-    fn drop(&mut self) {
-        self.token.cancel();
-        MAP.remove(&self.id);
-    }
-}
-
-/// The leanest hand-written job (as `--bench live_memory` measures it).
-async fn lean_job(id: u64) -> Option<()> {
-    let guard = match MAP.entry(id) {
-        Entry::Occupied(_) => return None,
-        Entry::Vacant(slot) => {
-            let token = CancellationToken::new();
-            slot.insert(token.clone());
-            LeanGuard { id, token }
-        }
-    };
-    guard.token.run_until_cancelled(pending::<()>()).await
-}
-
 #[test]
 fn a_keyed_jobs_future_is_at_most_two_words_over_the_leanest_hand_written_one() {
     let ours = std::mem::size_of_val(&ours_job(0));
-    let lean = std::mem::size_of_val(&lean_job(0));
+    let lean = std::mem::size_of_val(&lean::lean_job(0));
     eprintln!("future sizes: ours {ours} B, leanest hand-written {lean} B");
     assert!(
         ours <= lean + 16,
