@@ -251,7 +251,7 @@ fn a_cancel_hands_back_a_list_only_while_a_listener_is_in_it() {
     assert!(won);
     assert!(taken.is_none(), "an emptied list is not handed back");
 
-    // A child still alive, and a callback registered then unregistered.
+    // A child still alive, and one that left.
     let parent = Node::root(origin());
     let child = Node::child_of(&parent, origin());
     let gone = Node::child_of(&parent, origin());
