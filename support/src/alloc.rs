@@ -2,7 +2,15 @@
 //! demo measure memory instead of assuming it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
+
+thread_local! {
+    /// Bytes this thread allocated minus bytes it freed. Const-initialised
+    /// and without a destructor, so reading it from inside the allocator
+    /// never allocates and is valid until the thread is gone.
+    static THREAD_LIVE: Cell<isize> = const { Cell::new(0) };
+}
 
 /// A global allocator that counts live heap bytes. Install it per test
 /// binary: `#[global_allocator] static ALLOC: CountingAlloc = CountingAlloc::new();`
@@ -22,6 +30,15 @@ impl CountingAlloc {
     pub fn live_bytes(&self) -> isize {
         self.live.load(Ordering::SeqCst)
     }
+
+    /// Bytes the calling thread allocated minus bytes it freed (whoever
+    /// allocated them). For a check whose work all runs on one thread: the
+    /// test harness's own threads allocate while a test runs (its table of
+    /// running tests, its output), which [`live_bytes`](Self::live_bytes)
+    /// counts too.
+    pub fn thread_live_bytes(&self) -> isize {
+        THREAD_LIVE.with(Cell::get)
+    }
 }
 
 impl Default for CountingAlloc {
@@ -35,9 +52,15 @@ impl CountingAlloc {
     fn counted(&self, ptr: *mut u8, delta: isize) -> *mut u8 {
         if !ptr.is_null() {
             self.live.fetch_add(delta, Ordering::Relaxed);
+            add_to_thread(delta);
         }
         ptr
     }
+}
+
+fn add_to_thread(delta: isize) {
+    // `try_with`: a thread being torn down may still free memory.
+    let _ = THREAD_LIVE.try_with(|live| live.set(live.get() + delta));
 }
 
 // SAFETY: every call is forwarded unchanged to `System`; the counter is a
@@ -58,6 +81,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         unsafe { System.dealloc(ptr, layout) };
         self.live
             .fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        add_to_thread(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
