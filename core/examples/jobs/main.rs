@@ -281,7 +281,7 @@ fn main() {
     }
     println!();
     println!(
-        "  (tasks counted after up to {:?} to finish; heap bytes measured against a warm baseline; total {:.1?})",
+        "  (tasks counted after up to {:?} to finish; heap bytes measured against a warm baseline, under a byte per job read as none; total {:.1?})",
         opts.settle,
         started.elapsed()
     );
