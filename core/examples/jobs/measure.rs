@@ -182,7 +182,7 @@ impl Measured {
         ];
         let wrong: Vec<String> = left
             .iter()
-            .filter(|(_, _, is_left)| !*is_left == should_leak)
+            .filter(|(_, _, is_left)| *is_left != should_leak)
             .map(|(what, n, _)| format!("{n} {what}"))
             .collect();
         match (wrong.is_empty(), should_leak) {
