@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use common::calls::{self, BestMap};
+use common::jobs;
 use common::lean::{lean_job, MAP};
 use common::{median, paired, print_table, Options, Row};
 use scoped_cancel::{scoped_cancel, AfterCancel, Cancelled, Registry, Scope};
@@ -69,19 +70,7 @@ async fn ours_job(id: u64) -> Result<(), Cancelled> {
 
 // ------------------------------------ the shapes of `--bench memory` ---
 
-/// Ours as `--bench memory` writes it: the registry an `Arc` argument.
-#[scoped_cancel(registry = reg, key = id)]
-async fn ours_arc_job(reg: Arc<Registry<u64>>, id: u64) -> Result<(), Cancelled> {
-    pending::<()>().await;
-    Ok(())
-}
-
-/// `--bench memory`'s best hand-written job: the map an `Arc` argument,
-/// the call through `calls::best_keyed` (which keeps its own copy of the
-/// map reference and key, and a guard holding the map reference).
-async fn bench_job(map: Arc<BestMap>, id: u64) -> Option<()> {
-    calls::best_keyed(&map, id, pending::<()>()).await
-}
+// `--bench memory`'s own jobs: `common::jobs::{ours, best}`.
 
 /// Static map, through `calls::best_keyed`: the nested call alone.
 async fn nested_static_job(id: u64) -> Option<()> {
@@ -193,11 +182,11 @@ impl Job {
         let map: Arc<BestMap> = Arc::new(calls::best_map());
         match self {
             Job::Ours => std::mem::size_of_val(&ours_job(0)),
-            Job::OursArc => std::mem::size_of_val(&ours_arc_job(reg, 0)),
+            Job::OursArc => std::mem::size_of_val(&jobs::ours(reg, 0)),
             Job::Lean => std::mem::size_of_val(&lean_job(0)),
             Job::NestedStatic => std::mem::size_of_val(&nested_static_job(0)),
             Job::LeanArc => std::mem::size_of_val(&lean_arc_job(map, 0)),
-            Job::Bench => std::mem::size_of_val(&bench_job(map, 0)),
+            Job::Bench => std::mem::size_of_val(&jobs::best(map, 0)),
         }
     }
 
@@ -225,7 +214,7 @@ impl Job {
                 rt,
                 n,
                 || Arc::new(Registry::<u64>::new()),
-                |reg, i| drop(tokio::spawn(ours_arc_job(reg.clone(), i))),
+                |reg, i| drop(tokio::spawn(jobs::ours(reg.clone(), i))),
                 |reg| reg.len(),
                 |reg| {
                     reg.cancel_all();
@@ -261,7 +250,7 @@ impl Job {
                 n,
                 // scoped-cancel-audit: allow(the hand-written baseline this bench measures against)
                 || Arc::new(calls::best_map()),
-                |map, i| drop(tokio::spawn(bench_job(map.clone(), i))),
+                |map, i| drop(tokio::spawn(jobs::best(map.clone(), i))),
                 |map| map.len(),
                 |map| snapshot_cancel(map),
             ),

@@ -28,9 +28,10 @@ use std::future::pending;
 use std::sync::Arc;
 
 use common::calls::{self, BestMap, KeyGuard};
+use common::jobs;
 use common::{paired, print_table, Options, Row};
 use dashmap::DashMap;
-use scoped_cancel::{scoped_cancel, Cancelled, Registry, Scope};
+use scoped_cancel::{Registry, Scope};
 use scoped_cancel_tests::CountingAlloc;
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
@@ -42,17 +43,8 @@ fn live() -> isize {
     GLOBAL.live_bytes()
 }
 
-/// Our job: a keyed call that waits until it is cancelled.
-#[scoped_cancel(registry = reg, key = id)]
-async fn ours_job(reg: Arc<Registry<u64>>, id: u64) -> Result<(), Cancelled> {
-    pending::<()>().await;
-    Ok(())
-}
-
-/// The best hand-written job.
-async fn best_job(map: Arc<BestMap>, id: u64) -> Option<()> {
-    calls::best_keyed(&map, id, pending::<()>()).await
-}
+// The jobs themselves: `common/jobs.rs` (`--bench live_memory` measures
+// the same ones).
 
 /// The naive hand-written job.
 async fn naive_job(
@@ -108,7 +100,7 @@ fn ours_jobs(rt: &Runtime, n: usize) -> f64 {
     let per_job = jobs_round(
         rt,
         n,
-        &|i| drop(rt.spawn(ours_job(reg.clone(), i))),
+        &|i| drop(rt.spawn(jobs::ours(reg.clone(), i))),
         &|| reg.len(),
         &|| {
             reg.cancel_all();
@@ -127,7 +119,7 @@ fn best_jobs(rt: &Runtime, n: usize) -> f64 {
     let per_job = jobs_round(
         rt,
         n,
-        &|i| drop(rt.spawn(best_job(map.clone(), i))),
+        &|i| drop(rt.spawn(jobs::best(map.clone(), i))),
         &|| map.len(),
         &|| snapshot_cancel(map.iter().map(|e| e.value().clone()).collect()),
     );
@@ -266,8 +258,8 @@ fn main() {
     let map: Arc<BestMap> = Arc::new(calls::best_map());
     println!(
         "Future sizes (inside the task): ours {} B, best hand-written {} B.",
-        std::mem::size_of_val(&ours_job(reg, 0)),
-        std::mem::size_of_val(&best_job(map, 0)),
+        std::mem::size_of_val(&jobs::ours(reg, 0)),
+        std::mem::size_of_val(&jobs::best(map, 0)),
     );
 
     let mut scope_rows: Vec<Row> = Vec::new();

@@ -250,6 +250,7 @@ pub fn current_thread() -> tokio::runtime::Runtime {
 }
 
 pub mod calls;
+pub mod jobs;
 pub mod lean;
 
 /// With `SC_BENCH_PERF_CTL=/path/to/fifo` (perf record's `--control
