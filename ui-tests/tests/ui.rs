@@ -10,6 +10,9 @@
 //! code, same line of the case, same key words (see [`loose`]).
 //! `SCOPED_CANCEL_UI=exact` or `=loose` forces either mode.
 //!
+//! Every pass case starts with `#![deny(warnings)]`: a warning there may be
+//! one the macro's expansion would cause in users' code, so it fails.
+//!
 //! Regenerate the snapshots on the pinned toolchain only (ui-tests/README.md):
 //! `TRYBUILD=overwrite cargo +1.95.0 test -p scoped-cancel-ui-tests`, then
 //! read the diff.
@@ -54,5 +57,27 @@ fn ui() {
         "{} problem(s) on {RUSTC}:\n{}",
         problems.len(),
         problems.join("\n")
+    );
+}
+
+#[test]
+fn every_pass_case_denies_warnings() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ui/pass");
+    let mut lax = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/ui/pass is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            let text = std::fs::read_to_string(&path).expect("a pass case is readable");
+            if !text
+                .lines()
+                .any(|line| line.starts_with("#![deny(warnings"))
+            {
+                lax.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        lax.is_empty(),
+        "pass cases without #![deny(warnings)]: {lax:?}"
     );
 }

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `self: Arc<Self>` with an `Arc<Registry<_>>` field, spawned as a task and
 // cancelled by key from outside.
 use std::sync::Arc;

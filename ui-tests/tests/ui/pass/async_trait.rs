@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `#[async_trait]` impls: the scope lives inside the boxed future, so it is
 // entered when the future first runs and lasts until it finishes.
 use std::sync::Arc;

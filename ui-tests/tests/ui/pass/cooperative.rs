@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `cooperative`: the body is not raced. At the deadline the token is
 // cancelled with `Cause::Deadline` and the body finishes on its own terms
 // (here: it flushes what it has), so its result is kept.

@@ -2,9 +2,11 @@
 //! scope, so cancelling the caller leaves it running; without it the call
 //! nests and ends with its caller.
 
+#![deny(warnings)]
+
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use scoped_cancel::{scoped_cancel, Registry, Scope};
 use tokio::sync::oneshot;

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // A free fn with a keyed scope: the key is live while the body runs and
 // gone once the call returns.
 use scoped_cancel::{scoped_cancel, Cancelled, Registry};

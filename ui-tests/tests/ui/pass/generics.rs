@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // Generic fns with bounds and `where` clauses, a generic key type, and a
 // registry passed by reference.
 use std::fmt::Display;

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // User names equal to the generated ones neither collide nor leak:
 // generated locals are invisible to the body and cannot be shadowed, and a
 // lower-case `static` in scope does not turn a generated binding into a

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `impl Trait` in argument position, and in the return type.
 use std::fmt::Display;
 

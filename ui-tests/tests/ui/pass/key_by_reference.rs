@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // The key expression is evaluated by reference and cloned: `key = name`
 // leaves `name` usable in the body. Any expression works.
 use scoped_cancel::{scoped_cancel, Registry};

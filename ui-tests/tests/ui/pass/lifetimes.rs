@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // Explicit and elided lifetimes in arguments and return types.
 use scoped_cancel::{scoped_cancel, Registry};
 

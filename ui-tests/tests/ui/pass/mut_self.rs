@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `&mut self`: the key reads a field, the body mutates others.
 use scoped_cancel::{scoped_cancel, Registry};
 

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // Reports name the scope (default: the fn's path) and give the annotated
 // fn's file and the line of its name.
 use scoped_cancel::{scoped_cancel, Registry, ScopeInfo};

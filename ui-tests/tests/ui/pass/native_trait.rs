@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // Native `async fn` in traits: in an impl, and as a default method body.
 use scoped_cancel::{scoped_cancel, Cancelled, Registry};
 

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `occupied = refuse` is the default: a call whose key is live returns
 // `KeyOccupied` at once and its body never runs.
 use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry};

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `occupied = replace`: the newest call takes the key; the one running
 // under it ends with `Superseded`.
 use scoped_cancel::{scoped_cancel, Cancelled, Cause, Registry};

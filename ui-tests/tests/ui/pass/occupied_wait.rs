@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `occupied = wait`: calls for a held key queue and run one at a time, in
 // the order they arrived; the timeout covers the wait.
 use std::sync::Mutex;

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `on_cancel = ..` gives the value of a cancelled or refused call, for
 // return types without `FromCancelled`, or to override it.
 use std::future::pending;

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `parent = ..`: the call's scope is a child of the given token; ending the
 // parent ends the call, whose error carries the parent's cause (its token
 // reads `Cause::Parent`).

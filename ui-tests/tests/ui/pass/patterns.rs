@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // Parameters with patterns, `mut` bindings and `_`.
 use scoped_cancel::{scoped_cancel, Registry};
 

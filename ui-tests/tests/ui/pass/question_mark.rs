@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `?` and early `return` inside the body, including the
 // `return Err(Box::new(e))` then `?` case that needs the output type pinned.
 use std::error::Error;

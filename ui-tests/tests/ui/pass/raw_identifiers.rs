@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // Raw identifiers: the default name is the fn's name without `r#`.
 use scoped_cancel::{scoped_cancel, Registry};
 

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `&self` methods with `registry = self.jobs`: a cancelled call stops at
 // once, the other call is unaffected.
 use std::future::pending;

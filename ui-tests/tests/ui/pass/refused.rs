@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // A call that cannot enter its scope does not run its body and returns the
 // refusal: `KeyOccupied` while the key is live, `ShuttingDown` after
 // `shutdown` (until `reopen`).

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // The positive side of the type states: a `Token<Scoped>` may be stored in
 // a registry, a `static` collection, or moved into a task; a scope moved
 // into a task makes the task own it.

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `self` by value: the key is read before the body takes `self`.
 use scoped_cancel::{scoped_cancel, Cancelled, Registry};
 

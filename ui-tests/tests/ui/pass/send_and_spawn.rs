@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // The call's future is `Send` whenever the body's is: free fns and methods
 // can be given to `tokio::spawn` and `JoinSet`.
 use std::future::Future;

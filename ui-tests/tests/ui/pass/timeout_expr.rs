@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `timeout = <Duration expression>`: a const, a parameter, a field. It is
 // evaluated before the body takes the parameters.
 use std::time::Duration;

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `timeout = "..."` literals, parsed at compile time; the deadline counts
 // from the first poll and ends the call with `Cause::Deadline`.
 use std::time::Duration;

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `token = name` binds the scope's `Token<Scoped>` in the body: it can go
 // to a spawned task, and it is cancelled when the call ends.
 use scoped_cancel::{scoped_cancel, Cause, Token};

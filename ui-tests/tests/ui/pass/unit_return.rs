@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `()` return: a cancelled or refused call returns `()`, and a refused call
 // never runs its body.
 use std::future::pending;

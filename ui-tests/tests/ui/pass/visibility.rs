@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 // `pub`, `pub(crate)` and `pub(super)` are kept as written.
 mod jobs {
     use scoped_cancel::{scoped_cancel, Registry};
