@@ -51,16 +51,17 @@ impl CountingAlloc {
     /// Passes `ptr` through, counting `delta` bytes if the call succeeded.
     fn counted(&self, ptr: *mut u8, delta: isize) -> *mut u8 {
         if !ptr.is_null() {
-            self.live.fetch_add(delta, Ordering::Relaxed);
-            add_to_thread(delta);
+            self.count(delta);
         }
         ptr
     }
-}
 
-fn add_to_thread(delta: isize) {
-    // `try_with`: a thread being torn down may still free memory.
-    let _ = THREAD_LIVE.try_with(|live| live.set(live.get() + delta));
+    /// Adds `delta` to the process's count and to the calling thread's.
+    fn count(&self, delta: isize) {
+        self.live.fetch_add(delta, Ordering::Relaxed);
+        // `try_with`: a thread being torn down may still free memory.
+        let _ = THREAD_LIVE.try_with(|live| live.set(live.get() + delta));
+    }
 }
 
 // SAFETY: every call is forwarded unchanged to `System`; the counter is a
@@ -79,9 +80,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        self.live
-            .fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        add_to_thread(-(layout.size() as isize));
+        self.count(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

@@ -40,9 +40,9 @@ use std::task::{Context, Poll};
 
 use common::calls::{self, BestMap};
 use common::jobs;
-use common::lean::{lean_job, MAP};
+use common::static_jobs::{lean_job, ours_job, MAP, REG};
 use common::{median, paired, print_table, Options, Row};
-use scoped_cancel::{scoped_cancel, AfterCancel, Cancelled, Registry, Scope};
+use scoped_cancel::{AfterCancel, Registry, Scope};
 use scoped_cancel_tests::CountingAlloc;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -57,16 +57,8 @@ fn live() -> isize {
 
 // ------------------------------------------------------ user-side jobs ---
 
-static REG: Registry<u64> = Registry::new();
-
-/// Ours, as a user writes it: a static registry, the key an argument.
-#[scoped_cancel(registry = REG, key = id)]
-async fn ours_job(id: u64) -> Result<(), Cancelled> {
-    pending::<()>().await;
-    Ok(())
-}
-
-// The leanest hand-written job and its static map: `common/lean.rs`.
+// Ours as a user writes it (a static registry, the key an argument) and the
+// leanest hand-written job: `common/static_jobs.rs`.
 
 // ------------------------------------ the shapes of `--bench memory` ---
 

@@ -6,25 +6,15 @@
 //! job). Sizes differ between debug and release builds, so the check is
 //! relative, in the same build.
 
-use std::future::pending;
+#[path = "../benches/common/static_jobs.rs"]
+mod static_jobs;
 
-use scoped_cancel::{scoped_cancel, Cancelled, Registry};
-
-#[path = "../benches/common/lean.rs"]
-mod lean;
-
-static REG: Registry<u64> = Registry::new();
-
-#[scoped_cancel(registry = REG, key = id)]
-async fn ours_job(id: u64) -> Result<(), Cancelled> {
-    pending::<()>().await;
-    Ok(())
-}
+use static_jobs::{lean_job, ours_job};
 
 #[test]
 fn a_keyed_jobs_future_is_at_most_two_words_over_the_leanest_hand_written_one() {
     let ours = std::mem::size_of_val(&ours_job(0));
-    let lean = std::mem::size_of_val(&lean::lean_job(0));
+    let lean = std::mem::size_of_val(&lean_job(0));
     eprintln!("future sizes: ours {ours} B, leanest hand-written {lean} B");
     assert!(
         ours <= lean + 16,

@@ -1,6 +1,6 @@
 //! The keyed jobs `--bench memory` spawns, one definition for it and for
 //! `--bench live_memory`, which compares these shapes with the leanest
-//! ones (`lean.rs`): the registry or map an `Arc` argument, the
+//! ones (`static_jobs.rs`): the registry or map an `Arc` argument, the
 //! hand-written call through the shared `calls::best_keyed`.
 
 use std::future::pending;

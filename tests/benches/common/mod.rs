@@ -251,7 +251,7 @@ pub fn current_thread() -> tokio::runtime::Runtime {
 
 pub mod calls;
 pub mod jobs;
-pub mod lean;
+pub mod static_jobs;
 
 /// With `SC_BENCH_PERF_CTL=/path/to/fifo` (perf record's `--control
 /// fifo:PATH -D -1`), brackets the measured window so that perf samples only

@@ -1,17 +1,32 @@
-//! The leanest hand-written keyed job: a `static` foldhash `DashMap`,
-//! `entry()`, a root token, a guard of key + token (the map is static, so
-//! the guard holds no reference to it) that cancels and removes,
-//! `run_until_cancelled`, all in the job's own `async fn`. What a careful
-//! engineer writes by hand; `--bench live_memory` measures ours against it
-//! and `tests/memory_future_size.rs` compares the futures' sizes. No
-//! dependency on the rest of `common`, so that a test can include it alone.
+//! The two keyed jobs as a user writes them, each with a `static` registry
+//! or map and the key an argument: `--bench live_memory` measures their
+//! live memory, and `tests/memory_future_size.rs` compares their futures'
+//! sizes. No dependency on the rest of `common`, so that a test can include
+//! this file alone.
+//!
+//! - [`ours_job`]: `#[scoped_cancel(registry = REG, key = id)]`.
+//! - [`lean_job`], the leanest hand-written one: a foldhash `DashMap`,
+//!   `entry()`, a root token, a guard of key + token (the map is static,
+//!   so the guard holds no reference to it) that cancels and removes,
+//!   `run_until_cancelled`, all in the job's own `async fn`: what a
+//!   careful engineer writes by hand.
 
 use std::future::pending;
 use std::sync::LazyLock;
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
+use scoped_cancel::{scoped_cancel, Cancelled, Registry};
 use tokio_util::sync::CancellationToken;
+
+pub static REG: Registry<u64> = Registry::new();
+
+/// Ours, waiting until cancelled.
+#[scoped_cancel(registry = REG, key = id)]
+pub async fn ours_job(id: u64) -> Result<(), Cancelled> {
+    pending::<()>().await;
+    Ok(())
+}
 
 // scoped-cancel-audit: allow(the hand-written baseline measured against)
 pub static MAP: LazyLock<DashMap<u64, CancellationToken, foldhash::fast::RandomState>> =
