@@ -298,8 +298,9 @@ fn callback() -> impl FnOnce() + Send + 'static {
     }
 }
 
-/// Bytes per live `after_cancel` registration, `n` on a fresh live token.
-fn ours_registrations(n: usize) -> f64 {
+/// Bytes per live `after_cancel` registration, `n` on a fresh live token;
+/// `check`: the heap must be back where it started.
+fn ours_registrations(n: usize, check: bool) -> f64 {
     let mut held: Vec<AfterCancel> = Vec::with_capacity(n);
     let before = live();
     let scope = Scope::root();
@@ -312,7 +313,9 @@ fn ours_registrations(n: usize) -> f64 {
     held.clear();
     drop(token);
     drop(scope);
-    note_residue(live() - before);
+    if check {
+        note_residue(live() - before);
+    }
     bytes
 }
 
@@ -463,7 +466,12 @@ fn main() {
         }
     }
 
-    // 3. after_cancel registrations.
+    // 3. after_cancel registrations. The process's first anonymous scope
+    // makes, once, the metrics handles that every anonymous scope shares
+    // (with the `observe` feature: 340 bytes, never freed by design); that
+    // round is left out of the residue check, as the jobs' `first` rounds
+    // are.
+    ours_registrations(1, false);
     let mut reg_rows: Vec<Row> = Vec::new();
     for k in [1_000, 100_000] {
         let k = opts.scaled(k);
@@ -477,7 +485,7 @@ fn main() {
                 Some(0.50),
                 1,
                 rounds,
-                || ours_registrations(k),
+                || ours_registrations(k, true),
                 || hand_registrations(&rt, k),
             ));
         }
